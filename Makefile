@@ -37,6 +37,7 @@ sync: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/poses.py
+	$(BIN)/python bench/corpus.py
 
 data-checksums:
 	$(PYTHON) tools/data_checksums.py

@@ -52,3 +52,14 @@ def test_typo_and_wrong_type_are_refused():
         resolve_parameters({"seeed": 1}, NUMBERED, NUMBERED)
     with pytest.raises(ConfigError, match="seed"):
         resolve_parameters({"seed": "one"}, NUMBERED, NUMBERED)
+
+
+@pytest.mark.parametrize("nb", NUMBERED, ids=[p.stem for p in NUMBERED])
+def test_papermill_sees_every_parameter(nb):
+    """`papermill --help-notebook` must list every parameter with its type and help (one `=` per line)."""
+    import papermill as pm
+    seen = {p["name"]: p for p in pm.inspect_notebook(str(nb)).values()}
+    decl = declared_parameters(nb)
+    assert set(seen) == set(decl), f"{nb.name}: papermill cannot parse {sorted(set(decl) - set(seen))} (no '=' in help comments)"
+    for name, d in decl.items():
+        assert seen[name]["inferred_type_name"] == d["type"] and seen[name]["help"], f"{nb.name}: {name}"
