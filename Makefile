@@ -36,8 +36,7 @@ sync: $(STAMP)
 	$(BIN)/nbdev_export
 
 bench: $(STAMP)
-	$(BIN)/python bench/poses.py
-	$(BIN)/python bench/corpus.py
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 data-checksums:
 	$(PYTHON) tools/data_checksums.py
