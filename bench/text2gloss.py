@@ -1,0 +1,65 @@
+"""Benchmark: sentences per second of `Text2Gloss.translate` on CPU, one sentence at a time and batched.
+
+Uses the trained CPU model of a tier (phoenix-cpu if it exists, else phoenix-sample; or `--model DIR`) and the
+PHOENIX-2014T dev sentences as input (free German text would go through the same `to_phoenix_text`). Each
+setting is timed after one warm-up call; the decoding is the model's own (beam size from its config unless
+`--beams`). Prints one JSON object (also written to `--out` if given). Usage:
+
+    .venv/bin/python bench/text2gloss.py [--model DIR] [--tier sample] [--n 128] [--batch-sizes 1,16,64] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+
+import torch
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", help="model folder or trained config name (default: phoenix-cpu, else phoenix-sample)")
+    ap.add_argument("--tier", default="sample", help="tier whose models folder is searched")
+    ap.add_argument("--n", type=int, default=128, help="number of dev sentences to translate per setting")
+    ap.add_argument("--single-n", type=int, default=32, help="sentences for the one-at-a-time setting")
+    ap.add_argument("--batch-sizes", default="16,64", help="comma-separated batch sizes for the batched settings")
+    ap.add_argument("--beams", type=int, help="beam size (default: the model's)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--out", help="also write the JSON here")
+    a = ap.parse_args(argv)
+
+    torch.set_num_threads(a.threads)
+    from t2g2p2s.core import write_json
+    from t2g2p2s.text2gloss import Translator, find_model
+    from t2g2p2s.text2gloss_data import load_pairs
+
+    folder = find_model(a.model, a.tier)
+    model = Translator.load(folder, device="cpu")
+    torch.set_num_threads(a.threads)
+    sents = [p.source for p in load_pairs("phoenix", "dev")]
+    model.translate(sents[:4], num_beams=a.beams)  # warm-up
+
+    def timed(texts, batch_size):
+        t0 = time.perf_counter()
+        if batch_size == 1:
+            for t in texts: model.translate([t], num_beams=a.beams)
+        else:
+            model.translate(texts, num_beams=a.beams, batch_size=batch_size)
+        dt = time.perf_counter() - t0
+        return {"sentences": len(texts), "seconds": round(dt, 3), "sentences_per_s": round(len(texts) / dt, 2)}
+
+    res = {"model": str(folder), "config": model.cfg.name, "members": len(model.backend.models),
+           "num_beams": a.beams or model.cfg.num_beams, "threads": a.threads, "torch": torch.__version__,
+           "cpu": platform.processor() or platform.machine(), "single": timed(sents[:a.single_n], 1), "batched": {}}
+    for bs in [int(b) for b in a.batch_sizes.split(",") if b.strip()]:
+        res["batched"][str(bs)] = timed(sents[:a.n], bs)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if a.out: write_json(a.out, res)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""Text2Gloss models (notebook 07): evaluation protocol, LoRA machinery, seq2seq backend, robustness, CLI.
+
+Every model here is tiny and built from a config (no network, no download); each test runs in seconds."""
+import io
+import json
+import math
+import random
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+import torch
+
+import t2g2p2s.text2gloss as T
+from t2g2p2s.core import ConfigError
+from t2g2p2s.text2gloss_data import Pair, load_pairs, read_parallel
+
+torch.set_num_threads(1)
+
+TINY_S2S = dict(d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, vocab_size=400, epochs=2,
+                train_limit=300, dev_limit=20, eval_from=0, num_beams=2, max_new_tokens=24, lr=3e-3, warmup_steps=5,
+                average_best=2, max_minutes=2)
+TINY_LORA = dict(train_limit=64, dev_limit=8, epochs=1, base_pretrain_epochs=1, vocab_size=400, max_new_tokens=12)
+
+
+@pytest.fixture(scope="module")
+def s2s(tmp_path_factory):
+    model, result = T.train_model("phoenix-sample", tmp_path_factory.mktemp("s2s") / "model", device="cpu", eval_limit=20, **TINY_S2S)
+    return model, result
+
+
+@pytest.fixture(scope="module")
+def lora(tmp_path_factory):
+    model, result = T.train_model("lora-tiny", tmp_path_factory.mktemp("lora") / "model", device="cpu", eval_limit=8, **TINY_LORA)
+    return model, result
+
+
+# ---------------------------------------------------------------- evaluation protocol
+
+def test_metrics_hand_computed():
+    hyps, refs = ["NORD REGEN SONNE", "MORGEN KALT"], ["NORD SONNE", "MORGEN KALT"]
+    m = T.translation_metrics(hyps, refs)
+    # unigrams: 2/3 + 2/2 matched = 4/5; bigrams: 0/2 + 1/1 = 1/3; hyp 5 tokens >= ref 4 tokens: no brevity penalty
+    assert m["bleu1"] == pytest.approx(80.0, abs=1e-3)
+    assert m["bleu2"] == pytest.approx(100 * math.sqrt(4 / 5 * 1 / 3), abs=1e-3)
+    assert m["wer"] == pytest.approx(25.0)            # one insertion over four reference tokens
+    assert m["ter"] == pytest.approx(25.0)
+    assert m["rouge_l"] == pytest.approx(100 * (0.8 + 1.0) / 2)   # LCS 2: P 2/3, R 1 → F1 0.8
+    assert m["exact_match"] == pytest.approx(50.0)
+    assert (m["n"], m["hyp_tokens"], m["ref_tokens"]) == (2, 5, 4)
+    one = T.translation_metrics(["A B C"], ["A B D"])
+    assert one["bleu2"] == pytest.approx(100 * math.sqrt(2 / 3 * 1 / 2), abs=1e-3)
+    perfect = T.translation_metrics(["NORD REGEN KOMMEN MORGEN SONNE"], ["NORD REGEN KOMMEN MORGEN SONNE"])
+    assert perfect["bleu4"] == pytest.approx(100) and perfect["chrf"] == pytest.approx(100) and perfect["wer"] == 0
+
+
+def test_rouge_l_keeps_umlauts_and_case():
+    assert T.lcs_length(["HÄUSER1A", "B"], ["HÄUSER1A", "C", "B"]) == 2
+    assert T.rouge_l(["HÄUSER1A"], ["häuser1a"]) == 0.0          # no lower-casing, no character filter
+    assert T.rouge_l(["GEHEN"], ["GEHT"]) == 0.0                 # no stemming
+    assert T.rouge_l([], ["A"]) == 0.0
+
+
+def test_comma_string_bleu_inflation_is_gone():
+    h, r = [["ICH1", "INDEX1"]], [["HAUS1", "BAUM2"]]
+    assert T.thesis_style_bleu(h, r, 1) == pytest.approx(100 / 3, abs=1e-3)   # the shared comma "matches"
+    assert T.translation_metrics(h, r)["bleu1"] == 0.0
+    # glosses with punctuation stay whole tokens: `$NUM-EINER1A:4` is one token, matched or not as a whole
+    m = T.translation_metrics([["$NUM-EINER1A:4", "ICH1"]], [["$NUM-EINER1A:5", "ICH1"]])
+    assert m["bleu1"] == pytest.approx(50.0)
+    assert T.thesis_style_bleu([["$NUM-EINER1A:4", "ICH1"]], [["$NUM-EINER1A:5", "ICH1"]], 1) > 50
+
+
+def test_metrics_errors_and_empty_hypotheses():
+    with pytest.raises(ConfigError):
+        T.translation_metrics(["A"], ["A", "B"])
+    with pytest.raises(ConfigError):
+        T.translation_metrics([], [])
+    m = T.translation_metrics(["", "A"], ["B", "A"])
+    assert m["wer"] == pytest.approx(50.0) and m["exact_match"] == pytest.approx(50.0)
+
+
+def test_aggregate_runs_mean_std():
+    agg = T.aggregate_runs([{"bleu4": 20.0}, {"bleu4": 22.0}, {"bleu4": 24.0}], keys=["bleu4"])
+    assert agg["bleu4"] == {"mean": 22.0, "std": 2.0, "n": 3}
+    assert T.aggregate_runs([{"bleu4": 5.0}], keys=["bleu4"])["bleu4"]["std"] == 0.0
+    with pytest.raises(ConfigError):
+        T.aggregate_runs([])
+
+
+# ---------------------------------------------------------------- configs
+
+def test_presets_and_yaml(tmp_path):
+    for name in ("phoenix-cpu", "phoenix-sample", "lora-tiny", "lora-thesis", "mbart-phoenix", "phoenix-g2t-sample"):
+        assert T.preset_config(name).name == name
+    thesis = T.preset_config("lora-thesis")
+    assert (thesis.pretrained, thesis.lora_r, thesis.lora_alpha, thesis.lora_dropout) == ("unsloth/DeepSeek-R1-Distill-Llama-8B", 16, 16, 0.0)
+    assert set(thesis.target_modules) == set(T.LLAMA_TARGETS) and thesis.load_in_4bit
+    y = tmp_path / "mine.yaml"
+    y.write_text("base: phoenix-sample\nepochs: 1\nd_model: 64\n", encoding="utf-8")
+    cfg = T.load_config(y)
+    assert (cfg.name, cfg.epochs, cfg.d_model, cfg.vocab_size) == ("mine", 1, 64, T.preset_config("phoenix-sample").vocab_size)
+    y.write_text("epoch: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key"):
+        T.load_config(y)
+    with pytest.raises(ConfigError):
+        T.load_config("no-such-preset")
+    with pytest.raises(ConfigError):
+        T.load_config("phoenix-cpu", backend="rnn")
+    assert T.T2GConfig.from_dict(T.preset_config("phoenix-cpu").to_dict()) == T.preset_config("phoenix-cpu")
+
+
+def test_recase_glosses_roundtrip_on_phoenix():
+    for split in ("train", "dev"):
+        for p in load_pairs("phoenix", split):
+            assert T.recase_glosses(p.target.lower()) == p.target
+
+
+# ---------------------------------------------------------------- LoRA backend
+
+def _tiny_lora_setup(seed=0):
+    cfg = T.load_config("lora-tiny", vocab_size=400)
+    train = load_pairs("phoenix", "train")[:64]
+    src, tgt = T.text_pairs(train, cfg)
+    tok = T.build_tokenizer(src + tgt + [cfg.prompt], cfg.vocab_size, chat=True)
+    torch.manual_seed(seed)
+    model = T._tiny_llama(cfg, tok)
+    return cfg, tok, model, src, tgt
+
+
+def test_lora_step_lowers_loss():
+    from peft import LoraConfig, get_peft_model
+    cfg, tok, model, src, tgt = _tiny_lora_setup()
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=list(T.LLAMA_TARGETS), task_type="CAUSAL_LM"))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    ex = [T.lora_example(tok, cfg.prompt, s, t) for s, t in zip(src[:8], tgt[:8])]
+    x = T.pad_batch([i for i, _ in ex], tok.pad_token_id)
+    y = T.pad_batch([l for _, l in ex], -100)
+    mask = (x != tok.pad_token_id).long()
+    def loss():
+        return T._label_smoothed_loss(model(input_ids=x, attention_mask=mask).logits[:, :-1], y[:, 1:], 0.0)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    before = float(loss().detach())
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    for _ in range(5):
+        opt.zero_grad(); l = loss(); l.backward(); opt.step()
+    after = float(loss().detach())
+    assert after < before
+    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if not p.requires_grad)
+
+
+def test_template_identical_at_training_and_inference():
+    cfg, tok, _, src, tgt = _tiny_lora_setup()
+    for s, t in zip(src[:10], tgt[:10]):
+        ids, labels = T.lora_example(tok, cfg.prompt, s, t)
+        prompt = T.chat_prompt_ids(tok, cfg.prompt, s)
+        assert ids[:len(prompt)] == prompt
+        assert labels[:len(prompt)] == [-100] * len(prompt)              # completion-only loss
+        assert labels[len(prompt):] == T.completion_ids(tok, t) and labels[-1] == tok.eos_token_id
+    # a DeepSeek-R1-style template whose generation prompt appends `<think>\n`: training sees the same prefix
+    tok.chat_template = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}"
+                         "{% elif m['role'] == 'user' %}<|user|>{{ m['content'] }}{% endif %}{% endfor %}"
+                         "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}")
+    ids, _ = T.lora_example(tok, cfg.prompt, src[0], tgt[0])
+    prompt = T.chat_prompt_ids(tok, cfg.prompt, src[0])
+    assert ids[:len(prompt)] == prompt and "think" in tok.decode(prompt)
+
+
+def test_lora_adapter_save_load_identical(lora, tmp_path):
+    model, result = lora
+    h = model.report["history"]
+    assert (model.folder / "adapter" / "adapter_config.json").is_file() and (model.folder / "base").is_dir()
+    probe = [p.source for p in load_pairs("phoenix", "dev")[:4]]
+    again = T.Translator.load(model.folder)
+    assert isinstance(again, T.Text2Gloss) and again.translate(probe) == model.translate(probe)
+    x = torch.tensor([T.chat_prompt_ids(model.backend.tok, model.cfg.prompt, "regen im norden .")])
+    with torch.no_grad():
+        a = model.backend.model(input_ids=x).logits
+        b = again.backend.model(input_ids=x).logits
+    assert torch.allclose(a, b, atol=1e-6)
+    merged = T.Translator.load(T.merge_lora(model.folder, tmp_path / "merged"))
+    with torch.no_grad():
+        c = merged.backend.model(input_ids=x).logits
+    assert torch.allclose(a, c, atol=1e-4) and not (tmp_path / "merged" / "adapter").exists()
+    assert result["metrics"]["n"] == TINY_LORA["dev_limit"] and h[0]["train_loss"] > 0
+
+
+# ---------------------------------------------------------------- seq2seq backend, decoding, robustness
+
+def test_seq2seq_model_folder_and_result(s2s):
+    model, result = s2s
+    meta = json.loads((model.folder / "t2g.json").read_text(encoding="utf-8"))
+    assert meta["config"]["d_model"] == 32 and (model.folder / "member0").is_dir() and (model.folder / "tokenizer").is_dir()
+    res = json.loads((model.folder / "eval-dev.json").read_text(encoding="utf-8"))
+    assert res["protocol"] == T.PROTOCOL and set(T.METRICS) <= set(res["metrics"]) and res["metrics"]["n"] == 20
+    assert model.report["members"][0]["history"][0]["dev"] >= 0
+
+
+def test_decoding_is_deterministic(s2s):
+    model, _ = s2s
+    probe = [p.source for p in load_pairs("phoenix", "dev")[:8]]
+    gc = model.backend.models[0].generation_config
+    gc.do_sample, gc.temperature, gc.top_p = True, 1.5, 0.9          # sampling defaults must not leak in
+    outs = [model.translate(probe) for _ in range(3)] + [T.Translator.load(model.folder).translate(probe)]
+    assert outs[0] == outs[1] == outs[2] == outs[3]
+    assert model.translate(probe, num_beams=1) == model.translate(probe, num_beams=1)
+
+
+def test_ensemble_generate_matches_hf_generate(s2s):
+    model, _ = s2s
+    be = model.backend
+    x, mask = be._encode_sources([p.source for p in load_pairs("phoenix", "dev")[:10]])
+    ids = T._decoder_start(be.models[0], be.tok, model.cfg)
+    ban = [be.tok.pad_token_id, be.tok.bos_token_id]
+    for nb in (1, 3):
+        gc = T.deterministic_generation_config(be.models[0], ids, nb, 24, suppress=ban)
+        hf = [be.tok.decode(r, skip_special_tokens=True) for r in be.models[0].generate(input_ids=x, attention_mask=mask, generation_config=gc).tolist()]
+        own = [be.tok.decode(r, skip_special_tokens=True) for r in T.ensemble_generate(be.models, x, mask, nb, 24, ids["decoder_start_token_id"], be.tok.eos_token_id, be.tok.pad_token_id, banned=ban)]
+        # identical up to float ties of a barely trained model (the notebook checks exact equality on a trained one)
+        assert sum(a == b for a, b in zip(hf, own)) >= len(hf) - 1, list(zip(hf, own))
+    two = T.Seq2SeqBackend(model.cfg, be.tok, [be.models[0], be.models[0]])      # an ensemble of one model twice
+    assert two.generate(["regen im norden ."], num_beams=3) == be.generate(["regen im norden ."], num_beams=3)
+
+
+def test_empty_long_and_foreign_input(s2s):
+    model, _ = s2s
+    rows = model.translate_detailed(["", "   ", "Regen im Norden.", " ".join(["im süden scheint die sonne ."] * 40),
+                                     "Bonjour, il fait beau aujourd'hui.", "xqzt brrk"])
+    assert rows[0]["output"] == [] and rows[1]["output"] == [] and "empty input" in rows[0]["warnings"]
+    assert isinstance(rows[2]["output"], list) and not rows[2]["warnings"]
+    assert rows[3]["chunks"] > 1 and any("chunks" in w for w in rows[3]["warnings"])
+    assert rows[4]["output"] == [] and rows[4]["coverage"] == 0.0 and rows[4]["warnings"]
+    assert rows[5]["output"] == [] and rows[5]["warnings"]
+    mixed = model.translate_detailed("bonjour regen madame monsieur")[0]
+    assert 0 < mixed["coverage"] < 0.5 and any("only" in w for w in mixed["warnings"])
+    assert model.translate("Regen im Norden.") == [rows[2]["output"]]
+
+
+def test_text2gloss_refuses_gloss2text_model(s2s):
+    model, _ = s2s
+    with pytest.raises(ConfigError, match="Gloss2Text|gloss2text"):
+        T.Gloss2Text.load(model.folder)
+
+
+def test_gloss2text_same_machinery(tmp_path):
+    g2t, res = T.train_model("phoenix-g2t-sample", tmp_path / "g2t", device="cpu", eval_limit=8, **{**TINY_S2S, "postprocess": "none", "epochs": 1, "dev_limit": 8})
+    assert isinstance(g2t, T.Gloss2Text) and isinstance(g2t.translate(["MORGEN REGEN"])[0], str)
+    assert res["metrics"]["n"] == 8 and res["config"]["direction"] == "gloss2text"
+
+
+def test_pretrained_local_model_keeps_its_tokenizer(tmp_path):
+    cfg = T.load_config("phoenix-sample", **TINY_S2S)
+    pairs = load_pairs("phoenix", "train")[:300]
+    tok = T.build_tokenizer([p.source for p in pairs] + [p.target for p in pairs], 350)
+    torch.manual_seed(0)
+    T._seq2seq_from_config(cfg, tok).save_pretrained(tmp_path / "pre")
+    tok.save_pretrained(tmp_path / "pre")
+    ft, _ = T.train_model(cfg, tmp_path / "ft", device="cpu", eval_limit=8, pretrained=str(tmp_path / "pre"), epochs=1)
+    assert ft.backend.tok.get_vocab() == tok.get_vocab()
+    assert T.Translator.load(ft.folder).backend.tok.get_vocab() == tok.get_vocab()
+
+
+def test_cuda_request_without_cuda_is_a_config_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ConfigError, match="CUDA"):
+        T.resolve_device("cuda")
+    assert T.resolve_device("auto") == "cpu"
+
+
+# ---------------------------------------------------------------- augmentation
+
+def test_degeneracy_filter():
+    assert not T.is_degenerate("regen regen regen regen")                  # < 5 words: never degenerate
+    assert T.is_degenerate("regen regen regen regen regen")
+    assert T.is_degenerate("im norden im norden im norden")
+    assert not T.is_degenerate("morgen im norden regen und im süden sonne")
+
+
+def test_back_translation_train_only_and_filtered(tmp_path):
+    from transformers import MarianConfig, MarianMTModel
+    train = load_pairs("phoenix", "train")[:12]
+    folders = []
+    for k in range(2):
+        tk = T.build_tokenizer([p.source for p in load_pairs("phoenix", "train")[:200]], 300)
+        conf = MarianConfig(vocab_size=len(tk), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+                            decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
+                            pad_token_id=tk.pad_token_id, eos_token_id=tk.eos_token_id, decoder_start_token_id=tk.pad_token_id)
+        torch.manual_seed(k)
+        f = tmp_path / f"m{k}"
+        MarianMTModel(conf).save_pretrained(f); tk.save_pretrained(f)
+        folders.append(f)
+    out, counts = T.back_translate(train, *folders, n=1, max_attempts=2, min_sim=0, max_sim=100, seed=0)
+    again, counts2 = T.back_translate(train, *folders, n=1, max_attempts=2, min_sim=0, max_sim=100, seed=0)
+    assert out == again and counts == counts2                                  # seeded
+    by_id = {p.id: p for p in train}
+    for p in out:
+        orig = by_id[p.id.split("-bt")[0]]
+        assert p.split == "train" and p.glosses == orig.glosses and p.source != orig.source
+    assert counts.get("candidates", 0) == sum(v for k, v in counts.items() if k != "candidates")
+    strict, c3 = T.back_translate(train, *folders, n=1, max_attempts=1, min_sim=101, max_sim=102, seed=0)
+    assert strict == [] and c3.get("accepted", 0) == 0
+    with pytest.raises(ConfigError, match="only train"):
+        T.back_translate(load_pairs("phoenix", "dev")[:2], *folders)
+
+
+# ---------------------------------------------------------------- CLI
+
+def _cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        rc = T.cli_main(list(argv))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_cli_without_model_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("T2G2P2S_DATA", str(tmp_path / "full"))
+    rc, out, err = _cli("translate", "--tier", "full", "Morgen Regen.")
+    assert rc == 2 and "text2gloss train phoenix-cpu" in err and "phoenix-sample" in err and out == ""
+    rc, _, err = _cli("evaluate", "--tier", "full", "--src", "x.de", "--ref", "x.gloss")
+    assert rc == 2 and "train" in err
+
+
+def test_cli_translate_evaluate_presets(s2s, tmp_path):
+    model, _ = s2s
+    rc, out, _ = _cli("presets")
+    assert rc == 0 and "phoenix-cpu" in out and "lora-thesis" in out
+    rc, out, err = _cli("translate", "--model", str(model.folder), "Regen im Norden.", "")
+    lines = out.split("\n")
+    assert rc == 0 and len(lines) == 3 and lines[1] == "" and "empty input" in err
+    rc, out, _ = _cli("translate", "--model", str(model.folder), "--json", "Regen im Norden.")
+    rec = json.loads(out)
+    assert rc == 0 and rec[0]["input"] == "Regen im Norden." and isinstance(rec[0]["output"], list)
+    dev = load_pairs("phoenix", "dev")[:6]
+    (tmp_path / "d.de").write_text("".join(p.source + "\n" for p in dev), encoding="utf-8")
+    (tmp_path / "d.gloss").write_text("".join(p.target + "\n" for p in dev), encoding="utf-8")
+    rc, out, _ = _cli("evaluate", "--model", str(model.folder), "--src", str(tmp_path / "d.de"), "--ref", str(tmp_path / "d.gloss"), "--json",
+                      "--out", str(tmp_path / "r.json"))
+    res = json.loads(out)
+    assert rc == 0 and res["metrics"]["n"] == 6 and json.loads((tmp_path / "r.json").read_text())["metrics"] == res["metrics"]
+    assert res["metrics"] == model.evaluate([p.source for p in dev], [p.target for p in dev])
+    rc, _, err = _cli("evaluate", "--model", str(model.folder), "--src", str(tmp_path / "d.de"), "--ref", str(tmp_path / "missing.gloss"))
+    assert rc == 2 and "missing.gloss" in err
+
+
+def test_train_resplits_mean_std(tmp_path):
+    from t2g2p2s.text2gloss_data import SOURCES, register_source
+    phx = load_pairs("phoenix", "train")
+    def fake(split, tier="sample"):
+        k, part = int(split.split("/")[0][5:]), split.split("/")[1]
+        start = 40 * k if part == "dev" else 200 + 150 * k
+        return [Pair(p.source, p.glosses, "fake", split, p.id) for p in phx[start:start + (12 if part == "dev" else 150)]]
+    register_source("fake-resplits", fake)
+    try:
+        summary = T.train_resplits("phoenix-sample", (1, 2), out_dir=tmp_path, device="cpu", source="fake-resplits",
+                                   **{**TINY_S2S, "epochs": 1, "dev_limit": 0, "train_limit": 0})
+    finally:
+        SOURCES.pop("fake-resplits")
+    assert set(summary["runs"]) == {"split1", "split2"} and summary["mean_std"]["bleu1"]["n"] == 2
+    vals = [summary["runs"][k]["wer"] for k in ("split1", "split2")]
+    assert summary["mean_std"]["wer"]["mean"] == pytest.approx(sum(vals) / 2, abs=1e-3)
+    assert json.loads((tmp_path / "resplits.json").read_text())["mean_std"] == summary["mean_std"]
+    assert all(r["n"] == 12 for r in summary["runs"].values())
