@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.t2g2p2s-installed
 PROFILE ?= params/sample.yaml
 
-.PHONY: install reproduce test sync bench data-checksums clean help
+.PHONY: install reproduce test sync bench figures data-checksums clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -13,6 +13,7 @@ help:
 	@echo "make test        set up .venv if needed, check notebooks clean + library in sync, run pytest"
 	@echo "make sync        nbdev_clean + nbdev_export after editing notebooks"
 	@echo "make bench       run the benchmarks in bench/"
+	@echo "make figures     regenerate the figures from the latest run outputs and publish them to figures/"
 	@echo "make data-checksums  rewrite the sha256 list in data/README.md"
 
 $(STAMP): settings.ini setup.py
@@ -37,6 +38,9 @@ sync: $(STAMP)
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+figures: $(STAMP)
+	$(BIN)/t2g2p2s figures
 
 data-checksums:
 	$(PYTHON) tools/data_checksums.py

@@ -1,0 +1,339 @@
+"""Tests of t2g2p2s.evaluation: held-out rules for lexicon entries and gloss times, sentence rebuilding without own
+instances, comparison with real signing, summaries, the back-translation recogniser and scores, the human-evaluation
+kit (blinding, key, analysis on synthetic filled sheets, error messages) and the `evaluate` CLI. Everything runs on a
+small synthetic lexicon with sentences in tmp_path."""
+import contextlib
+import io
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from t2g2p2s.core import ConfigError, DataError, sha256_file
+from t2g2p2s.evaluation import (
+    REAL, GlossRecogniser, HeldOutTimes, RecogniserConfig, analyse_ratings, cli_main, compare_to_real, gloss_scores,
+    held_out_rows, improved_times, kept_sentences, make_human_eval_kit, own_entries, paired_comparison, read_rating_sheets,
+    rebuild_sentence, stitched_vs_real, summarise_stitched, thesis_times, train_recogniser, transcript_folds)
+from t2g2p2s.gloss2pose import GlossTimes
+from t2g2p2s.gloss_times import gloss_time_table
+from t2g2p2s.lexicon import Lexicon, LexiconWriter
+from t2g2p2s.poses import OPENPOSE_137, Pose, write_pose_file
+
+W, H, FPS = 640, 360, 50.0
+GLOSSES = ["WETTER1", "REGEN1", "SONNE1A", "WIND3A", "KALT2A"]
+
+
+def sign(g: int, T: int, seed: int = 0, amp: float = 1.0) -> np.ndarray:
+    """(T, 137, 3) pixel frames of an upper body; the right wrist draws a figure that depends on the gloss index `g`
+    (direction and curvature), the hands follow the wrists, the face is absent."""
+    rng = np.random.default_rng(seed)
+    d = np.zeros((T, 137, 3), np.float32)
+    body = {0: (320, 100), 1: (320, 150), 2: (280, 155), 3: (265, 215), 5: (360, 155), 6: (375, 215), 8: (320, 300)}
+    for i, (x, y) in body.items(): d[:, i] = (x, y, 0.9)
+    s = np.linspace(0, 1, T)
+    ang = 2 * np.pi * g / len(GLOSSES)
+    r = 45 * amp * s
+    d[:, 4, 0] = 250 + r * np.cos(ang) + 12 * np.sin(np.pi * s * (1 + g))
+    d[:, 4, 1] = 240 - r * np.sin(ang)
+    d[:, 7] = (390, 250, 0.9)
+    d[:, 4, 2] = 0.9
+    for off, w in ((95, 7), (116, 4)):
+        k = np.arange(21)
+        d[:, off:off + 21, 0] = d[:, w, 0:1] + (k % 5) * 3 + (g if w == 4 else 0)
+        d[:, off:off + 21, 1] = d[:, w, 1:2] + (k // 5) * 3 + 5
+        d[:, off:off + 21, 2] = 0.8
+    d[..., :2] += rng.normal(0, 0.4, d[..., :2].shape).astype(np.float32)
+    d[d[..., 2] == 0] = 0
+    return d
+
+
+def rest(T: int, seed: int = 0) -> np.ndarray:
+    d = sign(0, T, seed, amp=0.0)
+    d[:, 4, :2] = (250, 240)
+    return d
+
+
+#: sentences: id -> (transcript, glosses); the glosses of s0 also occur in t1, DRUCK only in s0
+SENTENCES = {"t0:A:0": ("t0", [0, 1, 2]), "t1:A:0": ("t1", [1, 3, 4]), "t1:A:1": ("t1", [0, 2, 3])}
+
+
+@pytest.fixture(scope="module")
+def lex(tmp_path_factory) -> Lexicon:
+    folder = tmp_path_factory.mktemp("lex") / "lexicon"
+    with LexiconWriter(folder, top_k=3) as w:
+        for sid, (tid, gs) in SENTENCES.items():
+            start = 1000 * (int(sid[-1]) + 1) * 4
+            parts, g_start, g_end, t = [rest(6, 1)], [], [], start + 6 * 20
+            for k, g in enumerate(gs):
+                T = 14 + 2 * g
+                a = sign(g, T, seed=100 * list(SENTENCES).index(sid) + k)
+                g_start.append(t); g_end.append(t + T * 20)
+                w.add(a, GLOSSES[g], quality=0.9 - 0.01 * k, fps=FPS, width=W, height=H, type=GLOSSES[g], transcript_id=tid,
+                      speaker="A", camera="a1", hand="r", token_id=f"{sid}:{k}", start_ms=t, end_ms=t + T * 20)
+                parts += [a, rest(5, k)]
+                t += (T + 5) * 20
+            frames = np.concatenate(parts)
+            w.add_sentence(frames, sid, transcript_id=tid, speaker="A", camera="a1", german=f"Satz {sid}",
+                           glosses=[GLOSSES[g] for g in gs], gloss_hands=["r"] * len(gs), gloss_start_ms=g_start,
+                           gloss_end_ms=g_end, start_ms=start, end_ms=start + len(frames) * 20, first_frame=start // 20,
+                           fps=FPS, width=W, height=H)
+        w.add(sign(4, 12, 99), "DRUCK1", quality=0.5, fps=FPS, width=W, height=H, type="DRUCK1", transcript_id="t0",
+              speaker="A", camera="a1", hand="r", token_id="x", start_ms=4200, end_ms=4440)
+    return Lexicon.open(folder)
+
+
+def metrics_table(lex: Lexicon) -> pd.DataFrame:
+    "Per-occurrence gloss-time metrics (notebook 06's improved columns) of every lexicon entry."
+    ix = lex.index
+    n = len(ix)
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"gloss": ix.gloss.astype(str), "type": ix.type.astype(str), "gd": (ix.end_ms - ix.start_ms).astype(float),
+                         "igt": rng.integers(0, 300, n).astype(float), "ogt": rng.integers(0, 300, n).astype(float),
+                         "tgt": 0.0, "igt_structural": np.arange(n) % 4 == 0, "ogt_structural": np.arange(n) % 5 == 0,
+                         "transcript_id": ix.transcript_id.astype(str), "start_ms": ix.start_ms, "end_ms": ix.end_ms})
+
+
+@pytest.fixture(scope="module")
+def held(lex) -> HeldOutTimes:
+    m = metrics_table(lex)
+    m["tgt"] = m.igt + m.gd + m.ogt
+    return HeldOutTimes(m, m.copy(), lex.glosses)
+
+
+# ------------------------------------------------------------------ held-out rules and gloss times
+
+def test_held_out_rows_rules():
+    t = pd.DataFrame({"transcript_id": ["a", "a", "a", "b"], "start_ms": [0, 900, 2000, 0], "end_ms": [100, 1100, 2100, 5000]})
+    assert held_out_rows(t, "a", 1000, 2000, "sentence").tolist() == [False, True, False, False]
+    assert held_out_rows(t, "a", 1000, 2000, "transcript").tolist() == [True, True, True, False]
+    assert not held_out_rows(t, "a", 1000, 2000, "none").any()
+    with pytest.raises(ConfigError, match="exclude"):
+        held_out_rows(t, "a", 0, 1, "speaker")
+
+
+def test_own_entries_are_the_sentence_instances(lex):
+    row = next(r for r in lex.sentences.itertuples(index=False) if r.sentence_id == "t0:A:0")
+    own = own_entries(lex, row)
+    assert sorted(lex.index.gloss[own]) == sorted([GLOSSES[g] for g in SENTENCES["t0:A:0"][1]] + ["DRUCK1"])
+    assert set(lex.index.transcript_id[own]) == {"t0"}
+    assert set(own) <= set(own_entries(lex, row, "transcript"))
+
+
+def test_improved_times_equal_notebook06_table(lex):
+    m = metrics_table(lex)
+    m["tgt"] = m.igt + m.gd + m.ogt
+    fast, ref = improved_times(m), GlossTimes.from_table(gloss_time_table(m))
+    assert set(fast.gloss) == set(ref.gloss) and set(fast.by_type) == set(ref.by_type)
+    for k in ref.gloss: assert np.allclose(fast.gloss[k], ref.gloss[k], equal_nan=True), k
+    assert np.allclose(fast.overall, ref.overall)
+    with pytest.raises(DataError, match="lack"):
+        improved_times(m.drop(columns="igt_structural"))
+
+
+def test_thesis_times_fill_missing_glosses_with_zero(lex):
+    m = metrics_table(lex)
+    t = thesis_times(m[m.gloss != "WIND3A"], lex.glosses)
+    assert t.thesis and t.gloss["WIND3A"] == (0.0, 0.0, 0.0)
+    assert t.gloss["REGEN1"][0] == float(m[m.gloss == "REGEN1"].gd.median())
+
+
+def test_held_out_times_drop_only_the_sentence(held, lex):
+    row = next(r for r in lex.sentences.itertuples(index=False) if r.sentence_id == "t0:A:0")
+    full, ho = held.for_sentence(), held.for_sentence(row.transcript_id, row.start_ms, row.end_ms)
+    assert "DRUCK1" in full["ours"].gloss and "DRUCK1" not in ho["ours"].gloss     # only in t0, inside the sentence span
+    assert ho["ours"].gloss["WIND3A"] == full["ours"].gloss["WIND3A"]              # not in the sentence
+    assert ho["ours"].gloss["REGEN1"] != full["ours"].gloss["REGEN1"]
+
+
+# ------------------------------------------------------------------ rebuilding and comparing
+
+def test_rebuild_never_uses_own_instances(lex, held):
+    row = next(r for r in lex.sentences.itertuples(index=False) if r.sentence_id == "t0:A:0")
+    rb = rebuild_sentence(lex, row, held)
+    assert rb.coverage == 1 and set(rb.translations) == {"thesis", "ours"}
+    used = {r["entry_id"] for tr in rb.translations.values() for r in tr.segments if r["kind"] == "sign"}
+    assert used and not used & set(rb.held_out)
+    assert set(lex.index.transcript_id[sorted(used)]) == {"t1"}
+    rb_all = rebuild_sentence(lex, row, held, rule="none")
+    assert {r["entry_id"] for r in rb_all.translations["ours"].segments if r["kind"] == "sign"} & set(rb.held_out)
+
+
+def test_rebuild_counts_what_cannot_be_matched(lex, held):
+    row = next(r for r in lex.sentences.itertuples(index=False) if r.sentence_id == "t1:A:0")
+    rb = rebuild_sentence(lex, row, held, rule="transcript")                       # t1 out: WIND3A, KALT2A exist only there
+    assert rb.n_matched == 1 and math.isclose(rb.coverage, 1 / 3)
+    assert [m.method for m in rb.matches] == ["exact", "unknown", "unknown"]
+
+
+def test_compare_to_real_of_itself(lex):
+    real = lex.sentence_pose("t0:A:0")
+    c = compare_to_real(real, real)
+    assert c["dtw_mje"] == 0 and c["duration_ratio"] == 1
+    for k in ("sparc_wrists", "ldlj_wrists", "msj_wrists", "ldlj_hands", "msj_hands"): assert math.isfinite(c[k]), k
+    slow = Pose(np.repeat(real.data, 2, axis=0), OPENPOSE_137, real.fps, real.width, real.height)
+    c2 = compare_to_real(slow, real)
+    assert c2["duration_ratio"] == 2 and 0 <= c2["dtw_mje"] < 0.05
+
+
+def test_stitched_vs_real_summary_and_paired(lex, held):
+    res = stitched_vs_real(lex, held, keep_poses=True)
+    t = res.table
+    assert set(t.variant) == {REAL, "thesis", "ours"} and len(t) == 3 * len(lex.sentences)
+    assert (t[t.variant == REAL].dtw_mje == 0).all() and (t[t.variant != REAL].dtw_mje > 0).all()
+    keep = kept_sentences(t, 0.75)
+    assert keep == sorted(t.sentence_id[(t.variant == "ours") & (t.coverage >= 0.75)].unique())
+    summ = summarise_stitched(t, 0.75)
+    assert list(summ.index) == [REAL, "thesis", "ours"] and (summ.sentences == len(keep)).all()
+    pc = paired_comparison(t, "ours", "thesis", 0.75)
+    assert {"dtw_mje", "msj_wrists"} <= set(pc.index) and pc["share ours better"].between(0, 1).all()
+    sid, variant = next(iter(res.poses))
+    pose, spans = res.poses[(sid, variant)]
+    assert all(0 <= a < b <= pose.n_frames for a, b, _ in spans)
+
+
+# ------------------------------------------------------------------ back-translation
+
+def test_recogniser_learns_distinct_signs(tmp_path):
+    inst = [(GLOSSES[g], Pose(sign(g, 16 + k, seed=10 * g + k), OPENPOSE_137, FPS, W, H)) for g in range(4) for k in range(3)]
+    cfg = RecogniserConfig(n_aug=12, epochs=25, seed=1, hidden=64)
+    rec = train_recogniser(inst, (), cfg)
+    assert rec.vocab == sorted(GLOSSES[:4])
+    test = [(GLOSSES[g], Pose(sign(g, 18, seed=500 + g), OPENPOSE_137, FPS, W, H)) for g in range(4)]
+    got = [rec.classify(p, [(0, p.n_frames)])[0] for _, p in test]
+    assert got == [g for g, _ in test]
+    seq = Pose(np.concatenate([test[0][1].data, test[2][1].data]), OPENPOSE_137, FPS, W, H)
+    assert rec.classify(seq, [(0, 18, "a"), (18, 36, "b")]) == [test[0][0], test[2][0]]
+    assert all(g in rec.vocab for g in rec.decode(seq))
+    rec.save(tmp_path / "rec")
+    back = GlossRecogniser.load(tmp_path / "rec")
+    assert back.vocab == rec.vocab and back.classify(seq, [(0, 18)]) == rec.classify(seq, [(0, 18)])
+    with pytest.raises(ConfigError):
+        train_recogniser([], ())
+
+
+def test_gloss_scores():
+    s = gloss_scores([["A", "B", "C", "D"]], [["A", "B", "C", "D"]])
+    assert s["wer"] == 0 and math.isclose(s["bleu"], 100) and s["n"] == 1
+    assert math.isclose(gloss_scores([["A", "B", "C", "D"]], [["A", "B", "D"]])["wer"], 25)
+    assert gloss_scores([["A", "B"]], [[]])["wer"] == 100
+    with pytest.raises(ConfigError):
+        gloss_scores([["A"]], [])
+
+
+def test_transcript_folds():
+    f = transcript_folds([f"t{i}" for i in range(7)], 3, seed=4)
+    assert sorted(np.bincount(list(f.values()))) == [2, 2, 3]
+    assert f == transcript_folds([f"t{i}" for i in reversed(range(7))], 3, seed=4)
+    assert set(transcript_folds(["a", "b"], 0).values()) == {0}
+
+
+# ------------------------------------------------------------------ human evaluation
+
+VARIANTS = ("real", "thesis", "ours")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kit")
+    items = [{"sentence_id": f"s{i}", "german": f"Satz {i}.", "glosses": ["A", "B"],
+              "poses": {v: Pose(sign(k, 10 + i, seed=i * 3 + k), OPENPOSE_137, FPS, W, H) for k, v in enumerate(VARIANTS)}}
+             for i in range(5)]
+    return make_human_eval_kit(items, out, seed=3), out
+
+
+def test_kit_is_blinded_and_keyed(kit):
+    k, out = kit
+    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
+    key = pd.read_csv(k["key"], dtype=str, keep_default_na=False)
+    assert list(sheet.columns) == ["item", "sentence", "file", "naturalness", "comprehensibility", "comment"]
+    assert len(sheet) == 15 and sheet.item.tolist() == sorted(sheet.item) and set(sheet.item) == set(key.item)
+    text = sheet.to_csv()
+    assert not any(v in text for v in VARIANTS) and (sheet[["naturalness", "comprehensibility"]] == "").all().all()
+    assert all(sha256_file(out / f) == h for f, h in zip(key.file, key.sha256))
+    assert key.variant.tolist() != sorted(key.variant.tolist()) or key.sentence_id.tolist() != sorted(key.sentence_id.tolist())
+    assert sorted(key.groupby("sentence_id").variant.apply(lambda v: tuple(sorted(v))).unique()) == [tuple(sorted(VARIANTS))]
+    assert "KEY-private.csv" in (out / "README.md").read_text()
+
+
+def fill(sheet: pd.DataFrame, key: pd.DataFrame, means: dict, seed: int, rater: str) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    var = dict(zip(key.item, key.variant))
+    f = sheet.copy()
+    for c in ("naturalness", "comprehensibility"):
+        f[c] = [str(int(np.clip(round(means[var[i]] + rng.normal(0, 0.5)), 1, 5))) for i in f.item]
+    return f.assign(rater=rater)
+
+
+def test_analysis_recovers_a_known_effect(kit, tmp_path):
+    k, _ = kit
+    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
+    key = pd.read_csv(k["key"], dtype=str, keep_default_na=False)
+    truth = {"real": 4.5, "ours": 3.5, "thesis": 1.5}
+    paths = []
+    for r in range(4):
+        p = tmp_path / f"rater{r}.csv"
+        fill(sheet, key, truth, r, f"rater{r}").drop(columns="rater").to_csv(p, index=False)
+        paths.append(p)
+    ratings = read_rating_sheets(paths)
+    assert set(ratings.rater) == {f"rater{r}" for r in range(4)} and len(ratings) == 4 * 15 * 2
+    res = analyse_ratings(ratings, k["key"], n_boot=300, seed=0)
+    m = res["means"].set_index(["criterion", "variant"])
+    for c in ("naturalness", "comprehensibility"):
+        for v, mu in truth.items():
+            assert abs(m.loc[(c, v), "mean"] - mu) < 0.5 and m.loc[(c, v), "ci_low"] <= m.loc[(c, v), "mean"] <= m.loc[(c, v), "ci_high"]
+    p = res["paired"].set_index(["criterion", "a", "b"])
+    row = p.loc[("naturalness", "ours", "thesis")]
+    assert row.ci_low > 1 and row.wilcoxon_p < 0.01 and row.a_better > row.b_better and row.n_pairs == 4 * 5
+    same = analyse_ratings(ratings.assign(rating=3.0), k["key"], n_boot=50)["paired"]
+    assert (same.mean_diff == 0).all() and (same.wilcoxon_p == 1).all()
+
+
+def test_rating_errors_name_file_and_line(kit, tmp_path):
+    k, _ = kit
+    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
+    bad = sheet.copy(); bad.loc[2, "naturalness"] = "7"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match=r"bad\.csv: line 4, column naturalness"):
+        read_rating_sheets([tmp_path / "bad.csv"])
+    txt = sheet.copy(); txt.loc[0, "comprehensibility"] = "good"
+    txt.to_csv(tmp_path / "txt.csv", index=False)
+    with pytest.raises(DataError, match="not a number"):
+        read_rating_sheets([tmp_path / "txt.csv"])
+    stray = sheet.copy(); stray.loc[0, "item"] = "item-999"; stray.loc[0, "naturalness"] = "3"
+    stray.to_csv(tmp_path / "stray.csv", index=False)
+    with pytest.raises(DataError, match="item-999"):
+        analyse_ratings(read_rating_sheets([tmp_path / "stray.csv"]), k["key"])
+    fill(sheet, pd.read_csv(k["key"], dtype=str, keep_default_na=False), {"real": 4, "ours": 3, "thesis": 2}, 0, "r").drop(
+        columns="rater").to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(DataError, match="twice"):
+        analyse_ratings(read_rating_sheets([tmp_path / "twice.csv"] * 2), k["key"])
+    with pytest.raises(DataError, match="lacks column"):
+        sheet.drop(columns="naturalness").to_csv(tmp_path / "nocol.csv", index=False); read_rating_sheets([tmp_path / "nocol.csv"])
+
+
+# ------------------------------------------------------------------ CLI
+
+def run(*args):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf): rc = cli_main([str(a) for a in args])
+    return rc, buf.getvalue()
+
+
+def test_cli_delegates_pose_metrics_and_analyses(kit, tmp_path, lex):
+    p = tmp_path / "s.pose"
+    write_pose_file(lex.sentence_pose("t0:A:0"), p)
+    rc, out = run("smoothness", p, "--group", "wrists", "--json")
+    assert rc == 0 and math.isfinite(json.loads(out)["ldlj"])
+    rc, out = run("dtw", p, p, "--normalised", "--json")
+    assert rc == 0 and json.loads(out)["dtw_mje"] == 0
+    k, _ = kit
+    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
+    key = pd.read_csv(k["key"], dtype=str, keep_default_na=False)
+    fill(sheet, key, {"real": 4, "ours": 3, "thesis": 2}, 0, "r1").to_csv(tmp_path / "r1.csv", index=False)
+    rc, out = run("human-analyse", tmp_path / "r1.csv", "--key", k["key"], "--json", "--n-boot", 50)
+    d = json.loads(out)
+    assert rc == 0 and {r["variant"] for r in d["means"]} == set(VARIANTS) and len(d["paired"]) == 6
+    with pytest.raises(SystemExit):
+        cli_main(["stitched", "--exclude", "speaker"])
