@@ -505,18 +505,22 @@ def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor
     """Beam search over encoder–decoder `models` whose next-token probabilities are averaged.
 
     A finished hypothesis scores (sum of log-probabilities) / (length ** `length_penalty`); search for a sentence
-    stops when `num_beams` hypotheses have finished (as `early_stopping=True`). Returns token ids without the start."""
+    stops when `num_beams` hypotheses have finished (as `early_stopping=True`); at the token limit the best
+    `num_beams` candidates finish whatever their last token, and compete with those finished before (as in Hugging
+    Face's beam search). Returns token ids without the start; a hypothesis finished by `eos_id` ends with it."""
     B, K = input_ids.size(0), max(1, int(num_beams))
+    dtype = torch.float64 if next(models[0].parameters()).dtype == torch.float64 else torch.float32  # half precision scores in float32
     enc = [m.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.repeat_interleave(K, 0) for m in models]
     mask = attention_mask.repeat_interleave(K, 0)
     seqs = torch.full((B * K, 1), start_id, dtype=torch.long, device=input_ids.device)
-    scores = torch.full((B, K), -math.inf, device=input_ids.device); scores[:, 0] = 0.0
+    scores = torch.full((B, K), -math.inf, dtype=dtype, device=input_ids.device); scores[:, 0] = 0.0
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
     done = [False] * B
     from transformers.modeling_outputs import BaseModelOutput
     for t in range(max_new_tokens):
+        last = t == max_new_tokens - 1
         logps = [torch.log_softmax(m(encoder_outputs=BaseModelOutput(last_hidden_state=e), attention_mask=mask,
-                                     decoder_input_ids=seqs).logits[:, -1].float(), -1) for m, e in zip(models, enc)]
+                                     decoder_input_ids=seqs).logits[:, -1].to(dtype), -1) for m, e in zip(models, enc)]
         logp = logps[0] if len(logps) == 1 else torch.logsumexp(torch.stack(logps), 0) - math.log(len(logps))
         for b_id in banned: logp[:, b_id] = -math.inf
         V = logp.size(-1)
@@ -529,9 +533,9 @@ def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor
                 for rank, (s, i) in enumerate(zip(top_s[b].tolist(), top_i[b].tolist())):
                     if s == -math.inf: break
                     beam, tokid = divmod(i, V)
-                    if tokid == eos_id:
-                        if rank < K: finished[b].append((s / ((t + 1) ** length_penalty), seqs[b * K + beam, 1:].tolist()))
-                        continue
+                    if tokid == eos_id or last:  # at the token limit, the best K candidates finish whatever they end with
+                        if rank < K: finished[b].append((s / ((t + 1) ** length_penalty), seqs[b * K + beam, 1:].tolist() + [tokid]))
+                        if tokid == eos_id: continue
                     rows.append((b * K + beam, tokid)); sc.append(s)
                     if len(rows) == K: break
                 if len(finished[b]) >= K: done[b] = True
@@ -541,15 +545,8 @@ def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor
         idx = torch.tensor([r for r, _ in new_rows], device=seqs.device)
         tok_col = torch.tensor([[tk] for _, tk in new_rows], device=seqs.device)
         seqs = torch.cat([seqs[idx], tok_col], 1)
-        scores = torch.tensor(new_scores, device=scores.device)
-    out = []
-    for b in range(B):
-        if not finished[b]:
-            for k in range(K):
-                s = float(scores[b, k])
-                if s > -math.inf: finished[b].append((s / (max(1, seqs.size(1) - 1) ** length_penalty), seqs[b * K + k, 1:].tolist()))
-        out.append(max(finished[b], key=lambda x: x[0])[1] if finished[b] else [])
-    return out
+        scores = torch.tensor(new_scores, dtype=dtype, device=scores.device)
+    return [max(f, key=lambda x: x[0])[1] if f else [] for f in finished]
 
 class Seq2SeqBackend:
     "One or more encoder–decoder models sharing a tokenizer; `generate(texts)` decodes deterministically."
