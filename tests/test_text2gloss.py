@@ -189,6 +189,19 @@ def test_lora_adapter_save_load_identical(lora, tmp_path):
 
 # ---------------------------------------------------------------- seq2seq backend, decoding, robustness
 
+def test_bf16_autocast_and_word_dropout_train_deterministically(tmp_path):
+    "amp='bf16' and word_dropout train (loss falls), give the same model twice from one seed, and bad values are refused."
+    over = dict(TINY_S2S, epochs=2, amp="bf16", word_dropout=0.3, average_best=0, max_minutes=0)
+    runs = [T.train_model("phoenix-sample", tmp_path / f"m{i}", device="cpu", eval_limit=4, **over) for i in range(2)]
+    h = runs[0][0].report["members"][0]["history"]
+    assert h[1]["train_loss"] < h[0]["train_loss"]
+    a, b = (r[0].backend.models[0].state_dict() for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    for bad in (dict(amp="fp8"), dict(word_dropout=1.0), dict(word_dropout=-0.1)):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            T.load_config("phoenix-sample", **bad)
+
+
 def test_seq2seq_model_folder_and_result(s2s):
     model, result = s2s
     meta = json.loads((model.folder / "t2g.json").read_text(encoding="utf-8"))
@@ -224,6 +237,7 @@ def _assert_same_search(model, x, mask, ids, limits, beams=(1, 3, 4), penalties=
                 own = T.ensemble_generate([model], x, mask, nb, limit, start, eos, pad, lp, banned=list(ban))
                 bad = [(i, a, b) for i, (a, b) in enumerate(zip(hf, own)) if a != b]
                 assert not bad, (limit, nb, lp, bad[:2])
+                assert own == T.ensemble_generate([model], x, mask, nb, limit, start, eos, pad, lp, banned=list(ban), use_cache=False)
 
 
 @torch.no_grad()
