@@ -141,7 +141,7 @@ def test_lora_step_lowers_loss():
     mask = (x != tok.pad_token_id).long()
     def loss():
         return T._label_smoothed_loss(model(input_ids=x, attention_mask=mask).logits[:, :-1], y[:, 1:], 0.0)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
     before = float(loss().detach())
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     for _ in range(5):
