@@ -266,7 +266,7 @@ def test_ensemble_generate_matches_hf_generate(s2s):
     model, _ = s2s
     be = model.backend
     x, mask = be._encode_sources([p.source for p in load_pairs("phoenix", "dev")[:16]])
-    ids = dict(T._decoder_start(be.models[0], be.tok, model.cfg), eos_token_id=be.tok.eos_token_id, pad_token_id=be.tok.pad_token_id)
+    ids = T._decoder_start(be.models[0], be.tok, model.cfg)   # carries eos and pad ids too
     _assert_same_search(copy.deepcopy(be.models[0]).double(), x, mask, ids, limits=(8, 24), beams=(1, 3),
                         penalties=(1.0,), ban=(be.tok.pad_token_id, be.tok.bos_token_id))
     two = T.Seq2SeqBackend(model.cfg, be.tok, [be.models[0], be.models[0]])      # an ensemble of one model twice
