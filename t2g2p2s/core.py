@@ -22,11 +22,11 @@ from typing import Any, Iterable, Iterator, Mapping
 import numpy as np
 
 # %% auto #0
-__all__ = ['TIERS', 'STAGES', 'FIG_STYLE', 'T2G2P2SError', 'DataError', 'ConfigError', 'project_root', 'data_dir', 'tier_root',
-           'stage_path', 'runs_dir', 'safe_name', 'resolve_inside', 'atomic_write', 'atomic_path', 'write_text',
-           'write_bytes', 'to_json', 'write_json', 'read_json', 'sha256_file', 'sha256_bytes', 'checksums', 'git_state',
-           'seed_everything', 'RunContext', 'provenance', 'write_with_sidecar', 'use_style', 'save_fig', 'get_logger',
-           'progress']
+__all__ = ['TIERS', 'STAGES', 'FIG_STYLE', 'RUN_SPECIFIC', 'T2G2P2SError', 'DataError', 'ConfigError', 'project_root', 'data_dir',
+           'tier_root', 'stage_path', 'runs_dir', 'safe_name', 'resolve_inside', 'atomic_write', 'atomic_path',
+           'write_text', 'write_bytes', 'to_json', 'write_json', 'read_json', 'sha256_file', 'sha256_bytes',
+           'checksums', 'git_state', 'seed_everything', 'RunContext', 'provenance', 'write_with_sidecar', 'use_style',
+           'save_fig', 'get_logger', 'progress']
 
 # %% ../nbs/00_core.ipynb #dc820bc1
 class T2G2P2SError(Exception):
@@ -278,7 +278,7 @@ class RunContext:
 
 def provenance(notebook: str, params: Mapping[str, Any], inputs: Iterable[str | os.PathLike] = (), run_id: str = "dev") -> dict:
     "A provenance record: notebook, run id, git SHA and dirty flag, parameters, input checksums. No timestamps."
-    from . import __version__
+    from t2g2p2s import __version__
     return {"notebook": notebook, "run_id": run_id, "package_version": __version__, "git": git_state(),
             "parameters": dict(params), "inputs": checksums(inputs)}
 
@@ -305,9 +305,14 @@ def use_style():
     matplotlib.rcParams.update(FIG_STYLE)
     return matplotlib.rcParams
 
+#: provenance fields that name a run rather than describe a figure's content (left out of figure sidecars)
+RUN_SPECIFIC = ("run_id",)
+
 def save_fig(fig, name: str, out_dir: str | os.PathLike | None = None, prov: Mapping[str, Any] | None = None,
              formats: tuple[str, ...] = ("pdf", "png")) -> dict[str, Path]:
-    "Save `fig` as `<out_dir>/<name>.{pdf,png}` plus `<name>.json` (provenance + file checksums); reproducible bytes."
+    """Save `fig` as `<out_dir>/<name>.{pdf,png}` plus `<name>.json` (provenance + file checksums); reproducible bytes.
+
+    The sidecar drops `run_id` (top level and in `parameters`), so reruns with the same inputs give identical files."""
     name = safe_name(name)
     out = Path(out_dir) if out_dir is not None else stage_path("figures")
     meta = {"pdf": {"Creator": "t2g2p2s", "Producer": "t2g2p2s", "CreationDate": None, "ModDate": None},
@@ -317,7 +322,10 @@ def save_fig(fig, name: str, out_dir: str | os.PathLike | None = None, prov: Map
         p = out / f"{name}.{fmt}"
         with atomic_path(p) as tmp: fig.savefig(tmp, format=fmt, metadata=meta.get(fmt))
         paths[fmt] = p
-    side = dict(prov or {}, figure=name, files={fmt: sha256_file(p) for fmt, p in paths.items()})
+    side = {k: v for k, v in (prov or {}).items() if k not in RUN_SPECIFIC}
+    if isinstance(side.get("parameters"), Mapping):
+        side["parameters"] = {k: v for k, v in side["parameters"].items() if k not in RUN_SPECIFIC}
+    side.update(figure=name, files={fmt: sha256_file(p) for fmt, p in paths.items()})
     paths["json"] = write_json(out / f"{name}.json", side)
     return paths
 

