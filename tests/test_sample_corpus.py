@@ -384,3 +384,42 @@ def test_server_serves_bytes_exactly_and_refuses_outside_paths(corpus):
             assert resp.status == 404, raw
     with pytest.raises(requests.ConnectionError):
         requests.get(base + "ling/start-name_de.html", timeout=2)
+
+
+# --- the console commands ----------------------------------------------------------------------------------------
+
+def test_cli_build_equals_the_library_build(corpus, tmp_path, capsys):
+    "`t2g2p2s sample-corpus build --out DIR --seed 0` writes exactly the files of `build_sample_corpus(DIR, seed=0)`."
+    from t2g2p2s.pipeline import main
+    out, _ = corpus
+    assert main(["sample-corpus", "build", "--out", str(tmp_path / "cli"), "--seed", "0"]) == 0
+    said = capsys.readouterr().out
+    assert str((tmp_path / "cli").resolve()) in said and f"({N} transcripts)" in said
+    mine = {p.relative_to(tmp_path / "cli").as_posix(): sha256_file(p) for p in (tmp_path / "cli").rglob("*") if p.is_file()}
+    lib = {p.relative_to(out).as_posix(): sha256_file(p) for p in out.rglob("*") if p.is_file()}
+    assert mine == lib
+
+
+def test_cli_serve_prints_its_url_and_serves_the_folder(corpus):
+    "`t2g2p2s sample-corpus serve DIR --port 0`, the console script in its own process: URL first, then the files."
+    import subprocess
+    import sys
+    out, _ = corpus
+    code = "import sys; from t2g2p2s.pipeline import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, "sample-corpus", "serve", str(out), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        m = re.search(r"(http://127\.0\.0\.1:\d+/meinedgs/)", line)
+        assert m, (line, proc.stderr.read() if proc.poll() is not None else "")
+        r = requests.get(m.group(1) + "ling/start-name_de.html", timeout=10)
+        assert r.status_code == 200 and r.content == (out / "ling" / "start-name_de.html").read_bytes()
+        assert requests.get(m.group(1) + "../README.md", timeout=10).status_code == 404
+    finally:
+        proc.terminate(); proc.wait(timeout=10)
+
+
+def test_cli_serve_refuses_a_missing_folder(tmp_path, capsys):
+    from t2g2p2s.pipeline import main
+    assert main(["sample-corpus", "serve", str(tmp_path / "no-such-folder"), "--port", "0"]) == 2
+    assert "no-such-folder" in capsys.readouterr().err
