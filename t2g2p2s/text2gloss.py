@@ -33,9 +33,9 @@ from .text2gloss_data import (Pair, gloss_string, gloss_tokens, load_pairs, phoe
 __all__ = ['log', 'METRICS', 'PROTOCOL', 'BACKENDS', 'DIRECTIONS', 'THESIS_SYSTEM_PROMPT', 'G2T_SYSTEM_PROMPT', 'LLAMA_TARGETS',
            'PRESETS', 'SPECIAL_TOKENS', 'ROLE_TOKENS', 'CHAT_TEMPLATE', 'SOURCE_MODULES', 'MODEL_FORMAT',
            'DEFAULT_MODEL_ORDER', 'lcs_length', 'rouge_l', 'translation_metrics', 'thesis_style_bleu', 'aggregate_runs',
-           'T2GConfig', 'preset_config', 'load_config', 'build_tokenizer', 'prepare_source', 'prepare_target',
-           'text_pairs', 'source_pairs', 'load_training_data', 'resolve_device', 'lr_factor', 'length_batches',
-           'pad_batch', 'average_state_dicts', 'train_loop', 'load_pretrained_seq2seq',
+           'T2GConfig', 'preset_config', 'load_config', 'build_tokenizer', 'prepare_source', 'transliterate_umlauts',
+           'prepare_target', 'text_pairs', 'source_pairs', 'load_training_data', 'resolve_device', 'lr_factor',
+           'length_batches', 'pad_batch', 'average_state_dicts', 'train_loop', 'load_pretrained_seq2seq',
            'deterministic_generation_config', 'ensemble_generate', 'Seq2SeqBackend', 'recase_glosses', 'native_bf16',
            'train_seq2seq', 'chat_prompt_ids', 'completion_ids', 'lora_example', 'load_causal_lm', 'LoraBackend',
            'train_lora', 'merge_lora', 'Translator', 'Text2Gloss', 'Gloss2Text', 'models_dir', 'default_model_dir',
@@ -153,6 +153,8 @@ class T2GConfig:
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
     word_dropout: float = 0.0          # training: each source sub-word becomes <unk> with this probability (regularises small corpora)
+    fit_schedule: bool = False         # with max_minutes and the linear schedule: end the decay at the last epoch that fits the budget (re-estimated every epoch)
+    translit_source: bool = False      # text2gloss: ä ö ü ß → ae oe ue ss in the model input (PHOENIX glosses' spelling: `süden` shares pieces with `SUED`)
     rdrop: float = 0.0                 # R-Drop (Liang et al. 2021): weight of the symmetric KL between two dropout passes (0 = off; 2× compute per step)
     amp: str = "none"                  # none | bf16 | auto: bfloat16 autocast of training forward passes (≈1.5× faster on CPUs with AVX512-BF16); auto = bf16 where the hardware has it
     eval_from: int = 0                 # first epoch (0-based) with a dev evaluation
@@ -333,7 +335,14 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int, chat: bool = False):
 def prepare_source(text: str, cfg: T2GConfig) -> str:
     "Model input for one raw input: PHOENIX text style for text2gloss, normalised gloss tokens for gloss2text."
     if cfg.direction == "gloss2text": return gloss_string(gloss_tokens(str(text)))
-    return to_phoenix_text(text) if cfg.source == "phoenix" else " ".join(str(text).split())
+    s = to_phoenix_text(text) if cfg.source == "phoenix" else " ".join(str(text).split())
+    return transliterate_umlauts(s) if cfg.translit_source else s
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ẞ": "SS"})
+
+def transliterate_umlauts(text: str) -> str:
+    "`ä ö ü ß` → `ae oe ue ss`, the spelling of PHOENIX glosses (`überschwemmungen` → `ueberschwemmungen`; DGS-Korpus glosses keep umlauts)."
+    return text.translate(_UMLAUTS)
 
 def prepare_target(pair: Pair, cfg: T2GConfig) -> str:
     "Training target of a pair: the gloss string, or the sentence for gloss2text."
@@ -414,16 +423,25 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
                keep: int = 1, trainable_only: bool = False, desc: str = "train") -> dict:
     """Train `model` for `cfg.epochs` epochs; `evaluate()` (higher is better) selects checkpoints.
 
-    Returns `{'history': [...], 'best': score, 'states': [(score, epoch, state), ...]}` with the `keep` best
-    evaluated states (only trainable tensors when `trainable_only`), ordered best first."""
+    Returns `{'history': [...], 'best': score, 'states': [(score, epoch, state), ...], 'planned_epochs': n, ...}` with
+    the `keep` best evaluated states (only trainable tensors when `trainable_only`), ordered best first.
+
+    With `cfg.fit_schedule`, a `deadline` and the linear schedule, the number of epochs is re-planned after every
+    epoch from the measured seconds per epoch and per evaluation: when fewer than `cfg.epochs` fit, the linear
+    decay is shortened to end (at zero) with the last epoch that fits, so a slower machine gets an annealed model
+    instead of one cut off at a high learning rate. The plan only ever shrinks."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params: raise ConfigError("train_loop: the model has no trainable parameters")
     decay = [p for p in params if p.dim() >= 2]; no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
     per_epoch = math.ceil(len(make_batches(-1)) / cfg.grad_accum)
-    total = per_epoch * cfg.epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, cfg.schedule, total))
+    plan = {"epochs": cfg.epochs, "total": per_epoch * cfg.epochs}
+    fit = bool(cfg.fit_schedule and deadline is not None and cfg.schedule == "linear")
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, cfg.schedule, plan["total"]))
+    def is_eval_epoch(e: int) -> bool:
+        return evaluate is not None and e >= cfg.eval_from and (e - cfg.eval_from) % cfg.eval_every == 0
+    train_s, eval_s, n_eval = 0.0, 0.0, 0
     history, states, bad, best = [], [], 0, -math.inf
     t0 = time.perf_counter()
     def snapshot():
@@ -431,6 +449,8 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
         return {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if names is None or k in names}
     stopped = ""
     for epoch in range(cfg.epochs):
+        if epoch >= plan["epochs"]: break
+        te = time.perf_counter()
         model.train()
         batches = make_batches(epoch)
         tot, n = 0.0, 0
@@ -443,11 +463,14 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
                 if cfg.clip_norm: torch.nn.utils.clip_grad_norm_(params, cfg.clip_norm)
                 opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
             if deadline is not None and time.perf_counter() > deadline: stopped = "time budget"; break
+        train_s += time.perf_counter() - te
         rec = {"epoch": epoch, "train_loss": round(tot / max(n, 1), 4), "lr": sched.get_last_lr()[0],
                "seconds": round(time.perf_counter() - t0, 1)}
-        due = evaluate is not None and epoch >= cfg.eval_from and ((epoch - cfg.eval_from) % cfg.eval_every == 0 or epoch == cfg.epochs - 1 or stopped)
+        due = evaluate is not None and epoch >= cfg.eval_from and (is_eval_epoch(epoch) or epoch == plan["epochs"] - 1 or stopped)
         if due:
+            tv = time.perf_counter()
             score = float(evaluate())
+            eval_s += time.perf_counter() - tv; n_eval += 1
             rec["dev"] = round(score, 4)
             states.append((score, epoch, snapshot()))
             states = sorted(states, key=lambda s: -s[0])[:max(keep, 1)]
@@ -458,9 +481,23 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
         if stopped: break
         if due and cfg.patience and bad >= cfg.patience: stopped = "early stopping"; break
         if deadline is not None and time.perf_counter() > deadline: stopped = "time budget"; break
+        if fit:
+            per_train = train_s / (epoch + 1)
+            per_eval = eval_s / n_eval if n_eval else (0.3 * per_train if evaluate is not None else 0.0)
+            left, e = deadline - time.perf_counter() - per_eval, epoch + 1      # keep room for the last epoch's evaluation
+            while e < plan["epochs"]:
+                left -= per_train + (per_eval if is_eval_epoch(e) else 0.0)
+                if left < 0: break
+                e += 1
+            if e < plan["epochs"]:
+                plan.update(epochs=e, total=per_epoch * e)
+                rec["planned_epochs"] = e
+                log.info("%s: %d of %d epochs fit the time budget; the linear decay now ends at epoch %d", desc, e, cfg.epochs, e - 1)
+                if e == epoch + 1: stopped = "time budget (schedule fitted)"; break
+    if plan["epochs"] < cfg.epochs and not stopped: stopped = f"time budget (schedule fitted to {plan['epochs']} epochs)"
     if not states: states = [(math.nan, len(history) - 1, snapshot())]
     return {"history": history, "best": best, "states": states, "stopped": stopped or "epochs",
-            "seconds": round(time.perf_counter() - t0, 1)}
+            "seconds": round(time.perf_counter() - t0, 1), "planned_epochs": plan["epochs"]}
 
 # %% ../nbs/07_text2gloss.ipynb #1d205a48
 def _seq2seq_from_config(cfg: T2GConfig, tok) -> torch.nn.Module:
@@ -741,6 +778,7 @@ def _train_member(cfg: T2GConfig, k: int, tok, data: Mapping, device: str, deadl
     if best_state is not None: model.load_state_dict(best_state)
     model.eval()
     return model, {"history": rep["history"], "stopped": rep["stopped"], "seconds": rep["seconds"], "selected": choice,
+                   "planned_epochs": rep["planned_epochs"],
                    "cpu_seconds": round(time.process_time() - cpu0, 1)}
 
 def _member_process(cfg_dict: dict, k: int, tok_dir: str, out_dir: str, train_ids: list[str], dev_ids: list[str],

@@ -202,6 +202,43 @@ def test_bf16_autocast_and_word_dropout_train_deterministically(tmp_path):
             T.load_config("phoenix-sample", **bad)
 
 
+@pytest.mark.parametrize("fit", [True, False])
+def test_fit_schedule_ends_the_linear_decay_within_the_budget(monkeypatch, fit):
+    "A fake clock (1 s per step and per evaluation, a 100 s budget): the fitted plan ends at lr 0, the plain one is cut off."
+    clock = {"t": 1000.0}
+    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    x = torch.randn(4, 3)
+    def step_loss(batch):
+        clock["t"] += 1.0
+        return model(x).pow(2).mean()
+    def evaluate():
+        clock["t"] += 1.0
+        with torch.no_grad(): return -float(model(x).pow(2).mean())
+    cfg = T.load_config("phoenix-sample", epochs=50, schedule="linear", warmup_steps=0, eval_from=0, eval_every=1,
+                        patience=0, grad_accum=1, lr=0.01, fit_schedule=fit)
+    rep = T.train_loop(model, 5, lambda epoch: [[i] for i in range(5)], step_loss, cfg, evaluate, deadline=1100.0)
+    h = rep["history"]
+    if fit:
+        assert 10 <= rep["planned_epochs"] == len(h) < 50 and "fitted" in rep["stopped"]
+        assert h[-1]["lr"] == 0.0 and "dev" in h[-1] and clock["t"] <= 1100.0
+        assert [r["lr"] for r in h] == sorted((r["lr"] for r in h), reverse=True)
+    else:
+        assert rep["planned_epochs"] == 50 and rep["stopped"] == "time budget" and h[-1]["lr"] > 0.5 * cfg.lr
+
+
+def test_translit_source_spells_umlauts_like_phoenix_glosses():
+    "Only the text2gloss model input changes: ä ö ü ß → ae oe ue ss after the PHOENIX text normalisation."
+    on = T.load_config("phoenix-sample", translit_source=True)
+    assert T.prepare_source("Im Süden wird es schön, Straßenglätte!", on) == "im sueden wird es schoen strassenglaette ."
+    assert T.prepare_source("Im Süden", T.load_config("phoenix-sample")) == "im süden ."
+    assert T.transliterate_umlauts("ÄÖÜäöüß") == "AeOeUeaeoeuess"
+    g2t = T.load_config("phoenix-g2t-sample", translit_source=True)     # gloss input of gloss2text: untouched
+    assert T.prepare_source("SUED ÜBER", g2t) == "SUED ÜBER"
+    assert T.T2GConfig.from_dict(on.to_dict()).translit_source is True  # saved with the model, so translate applies it too
+
+
 def test_rdrop_kl_and_training():
     "R-Drop's symmetric KL: 0 for identical passes, symmetric, positive otherwise, padding ignored; a run with it learns."
     g = torch.Generator().manual_seed(0)
