@@ -524,7 +524,7 @@ def main(argv=None) -> int:
     # fingerspelling would answer some of them first and the figure would not be the embedding step's)
     m_emb = GlossMatcher(lex, steps=("embedding",), embedding_threshold=None, encoder=m1.encoder)
     m_emb.embedding_index()                              # the stored index m1 just wrote
-    emb_q = [w for w in ("NACHTS", "ABENDLICH", "REGNERISCH", "SONNIG", "KÄLTE", "WINDIG", "GEWITTER", "SCHNEIT")] * 25
+    emb_q = ["NACHTS", "ABENDLICH", "REGNERISCH", "SONNIG", "KÄLTE", "WINDIG", "GEWITTER", "SCHNEIT"] * 25
     t = time.perf_counter(); r1 = [m_emb.match(q) for q in emb_q]; qps1 = len(emb_q) / (time.perf_counter() - t)
     t = time.perf_counter(); m_emb.match_all(emb_q); qps1b = len(emb_q) / (time.perf_counter() - t)
     t = time.perf_counter(); [m1.match(q) for q in qs]; qps_mix = len(qs) / (time.perf_counter() - t)

@@ -1600,16 +1600,12 @@ def text_to_glosses(text: str, glosser: str = "auto", model: str | None = None, 
 # %% ../nbs/08_gloss2pose.ipynb #11622e6c
 def build_parser(glosses_only: bool = False) -> argparse.ArgumentParser:
     "The `t2g2p2s translate` argument parser (`glosses_only`: `t2g2p2s gloss2pose`, which takes `--glosses` and no sentence)."
-    if glosses_only:
-        p = argparse.ArgumentParser(prog="t2g2p2s gloss2pose", description="Glosses → pose sequence, pose video, MimicMotion config. "
-                                    "Example: t2g2p2s gloss2pose --lexicon DIR --glosses 'WETTER2,MORGEN2 REGEN1' --out out.pose")
-        p.add_argument("-g", "--glosses", required=True, help="glosses separated by commas and/or spaces")
-        p.set_defaults(text=None, glosser="auto", model=None)
-    else:
-        p = argparse.ArgumentParser(prog="t2g2p2s translate", description="Glosses (or a German sentence) → pose sequence, pose video, "
-                                    "MimicMotion config. Example: t2g2p2s translate --glosses 'WETTER2,MORGEN2 REGEN1' --lexicon DIR --out out.pose")
-        p.add_argument("text", nargs="?", help="a German sentence (glossed with --glosser); or use --glosses")
-        p.add_argument("-g", "--glosses", help="glosses separated by commas and/or spaces")
+    prog, what = ("t2g2p2s gloss2pose", "Glosses") if glosses_only else ("t2g2p2s translate", "Glosses (or a German sentence)")
+    p = argparse.ArgumentParser(prog=prog, description=f"{what} → pose sequence, pose video, MimicMotion config. "
+                                f"Example: {prog} --glosses 'WETTER2,MORGEN2 REGEN1' --lexicon DIR --out out.pose")
+    if glosses_only: p.set_defaults(text=None, glosser="auto", model=None)
+    else: p.add_argument("text", nargs="?", help="a German sentence (glossed with --glosser); or use --glosses")
+    p.add_argument("-g", "--glosses", required=glosses_only, help="glosses separated by commas and/or spaces")
     p.add_argument("--lexicon", help="lexicon folder (default: the --tier's lexicon stage)")
     p.add_argument("--tier", default="sample", help="tier for default paths and the Text2Gloss model (default sample)")
     p.add_argument("--times", help="gloss-time table (notebook 06's gloss_times.csv or the thesis's CSV; default: stored with the lexicon)")

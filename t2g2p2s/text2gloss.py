@@ -493,7 +493,6 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
                 plan.update(epochs=e, total=per_epoch * e)
                 rec["planned_epochs"] = e
                 log.info("%s: %d of %d epochs fit the time budget; the linear decay now ends at epoch %d", desc, e, cfg.epochs, e - 1)
-                if e == epoch + 1: stopped = "time budget (schedule fitted)"; break
     if plan["epochs"] < cfg.epochs and not stopped: stopped = f"time budget (schedule fitted to {plan['epochs']} epochs)"
     if not states: states = [(math.nan, len(history) - 1, snapshot())]
     return {"history": history, "best": best, "states": states, "stopped": stopped or "epochs",
@@ -677,7 +676,8 @@ def _label_smoothed_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: 
 def _rdrop_kl(logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     "R-Drop's symmetric KL between two passes' token distributions, averaged over the non-padding target tokens."
     la, lb = torch.log_softmax(logits_a.float(), -1), torch.log_softmax(logits_b.float(), -1)
-    kl = (la.exp() * (la - lb)).sum(-1) + (lb.exp() * (lb - la)).sum(-1)
+    kl_div = torch.nn.functional.kl_div
+    kl = kl_div(lb, la, reduction="none", log_target=True).sum(-1) + kl_div(la, lb, reduction="none", log_target=True).sum(-1)
     keep = labels != -100
     return (kl * keep).sum() / keep.sum().clamp(min=1) / 2
 
