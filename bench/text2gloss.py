@@ -3,14 +3,16 @@
 Uses the trained CPU model of a tier (phoenix-cpu if it exists, else phoenix-sample; or `--model DIR`) and the
 PHOENIX-2014T dev sentences as input (free German text would go through the same `to_phoenix_text`). Each
 setting is timed after one warm-up call; the decoding is the model's own (beam size from its config unless
-`--beams`). Ratios against baselines of the same run: batched against one at a time, and the beam search's key-value
-cache against recomputing every prefix (same output required). Prints one JSON object (also written to `--out` if given). Usage:
+`--beams`). Ratios against baselines of the same run: batched against one at a time, the beam search's key-value
+cache against recomputing every prefix (same output required), and minimum-Bayes-risk selection (`mbr="chrf"`) over
+the n-best against the plain best beam (same beams, same batch). Prints one JSON object (also written to `--out` if given). Usage:
 
     .venv/bin/python bench/text2gloss.py [--model DIR] [--tier sample] [--n 128] [--batch-sizes 1,16,64] [--threads 2]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -34,7 +36,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(a.threads)
     from t2g2p2s.core import write_json
-    from t2g2p2s.text2gloss import Translator, _decoder_start, ensemble_generate, find_model, prepare_source
+    from t2g2p2s.text2gloss import Seq2SeqBackend, Translator, _decoder_start, ensemble_generate, find_model, prepare_source
     from t2g2p2s.text2gloss_data import load_pairs
 
     folder = find_model(a.model, a.tier)
@@ -72,6 +74,16 @@ def main(argv=None) -> int:
             runs[uc] = (time.perf_counter() - t0, out)
         res["kv_cache"] = {"sentences": len(x), "seconds_without": round(runs[False][0], 3), "seconds_with": round(runs[True][0], 3),
                            "speedup": round(runs[False][0] / runs[True][0], 2), "same_output": runs[False][1] == runs[True][1]}
+        # the cost of MBR: the same n-best, then the expected-chrF choice instead of the best beam
+        src = [prepare_source(t, model.cfg) for t in sents[:a.n]]
+        secs = {}
+        for mode in ("none", "chrf"):
+            dec = Seq2SeqBackend(dataclasses.replace(model.cfg, mbr=mode), be.tok, be.models)
+            t0 = time.perf_counter()
+            dec.generate(src, num_beams=nb)
+            secs[mode] = time.perf_counter() - t0
+        res["mbr"] = {"sentences": len(src), "seconds_best_beam": round(secs["none"], 3), "seconds_mbr_chrf": round(secs["chrf"], 3),
+                      "cost_ratio": round(secs["chrf"] / secs["none"], 2)}
     text = json.dumps(res, indent=2)
     print(text)
     if a.out: write_json(a.out, res)

@@ -30,17 +30,17 @@ from .text2gloss_data import (Pair, gloss_string, gloss_tokens, load_pairs, phoe
                                      read_parallel, to_phoenix_text)
 
 # %% auto #0
-__all__ = ['log', 'METRICS', 'PROTOCOL', 'BACKENDS', 'DIRECTIONS', 'THESIS_SYSTEM_PROMPT', 'G2T_SYSTEM_PROMPT', 'LLAMA_TARGETS',
-           'PRESETS', 'SPECIAL_TOKENS', 'ROLE_TOKENS', 'CHAT_TEMPLATE', 'SOURCE_MODULES', 'MODEL_FORMAT',
-           'DEFAULT_MODEL_ORDER', 'lcs_length', 'rouge_l', 'translation_metrics', 'thesis_style_bleu', 'aggregate_runs',
-           'T2GConfig', 'preset_config', 'load_config', 'build_tokenizer', 'prepare_source', 'transliterate_umlauts',
-           'prepare_target', 'text_pairs', 'source_pairs', 'load_training_data', 'resolve_device', 'lr_factor',
-           'length_batches', 'pad_batch', 'average_state_dicts', 'train_loop', 'load_pretrained_seq2seq',
-           'deterministic_generation_config', 'ensemble_generate', 'Seq2SeqBackend', 'recase_glosses', 'native_bf16',
-           'train_seq2seq', 'chat_prompt_ids', 'completion_ids', 'lora_example', 'load_causal_lm', 'LoraBackend',
-           'train_lora', 'merge_lora', 'Translator', 'Text2Gloss', 'Gloss2Text', 'models_dir', 'default_model_dir',
-           'train_model', 'evaluate_model', 'train_resplits', 'is_degenerate', 'back_translate', 'find_model',
-           'cli_main']
+__all__ = ['log', 'METRICS', 'PROTOCOL', 'BACKENDS', 'DIRECTIONS', 'MBR_METRICS', 'THESIS_SYSTEM_PROMPT', 'G2T_SYSTEM_PROMPT',
+           'LLAMA_TARGETS', 'PRESETS', 'SPECIAL_TOKENS', 'ROLE_TOKENS', 'CHAT_TEMPLATE', 'SOURCE_MODULES',
+           'MODEL_FORMAT', 'DEFAULT_MODEL_ORDER', 'lcs_length', 'rouge_l', 'translation_metrics', 'thesis_style_bleu',
+           'aggregate_runs', 'T2GConfig', 'preset_config', 'load_config', 'build_tokenizer', 'prepare_source',
+           'lemmatize_german', 'transliterate_umlauts', 'prepare_target', 'text_pairs', 'source_pairs',
+           'load_training_data', 'resolve_device', 'lr_factor', 'length_batches', 'pad_batch', 'average_state_dicts',
+           'train_loop', 'load_pretrained_seq2seq', 'deterministic_generation_config', 'beam_candidates',
+           'ensemble_generate', 'mbr_select', 'Seq2SeqBackend', 'recase_glosses', 'native_bf16', 'train_seq2seq',
+           'chat_prompt_ids', 'completion_ids', 'lora_example', 'load_causal_lm', 'LoraBackend', 'train_lora',
+           'merge_lora', 'Translator', 'Text2Gloss', 'Gloss2Text', 'models_dir', 'default_model_dir', 'train_model',
+           'evaluate_model', 'train_resplits', 'is_degenerate', 'back_translate', 'find_model', 'cli_main']
 
 # %% ../nbs/07_text2gloss.ipynb #75f15df3
 log = get_logger(__name__)
@@ -109,6 +109,7 @@ def aggregate_runs(results: Sequence[Mapping[str, Any]], keys: Sequence[str] = M
 # %% ../nbs/07_text2gloss.ipynb #9feca518
 BACKENDS = ("seq2seq", "lora")
 DIRECTIONS = ("text2gloss", "gloss2text")
+MBR_METRICS = ("none", "chrf", "chrf++")
 THESIS_SYSTEM_PROMPT = ("You translate German sentences into German Sign Language (DGS) glosses. Answer with the "
                         "gloss sequence only: upper-case gloss tokens separated by single spaces, no explanation.")
 G2T_SYSTEM_PROMPT = ("You translate German Sign Language (DGS) gloss sequences into fluent German sentences. "
@@ -155,6 +156,7 @@ class T2GConfig:
     word_dropout: float = 0.0          # training: each source sub-word becomes <unk> with this probability (regularises small corpora)
     fit_schedule: bool = False         # with max_minutes and the linear schedule: end the decay at the last epoch that fits the budget (re-estimated every epoch)
     translit_source: bool = False      # text2gloss: ä ö ü ß → ae oe ue ss in the model input (PHOENIX glosses' spelling: `süden` shares pieces with `SUED`)
+    lemmatize_source: bool = False     # text2gloss: each source word replaced by its lower-cased lemma (simplemma, German): glosses are lemmas
     rdrop: float = 0.0                 # R-Drop (Liang et al. 2021): weight of the symmetric KL between two dropout passes (0 = off; 2× compute per step)
     amp: str = "none"                  # none | bf16 | auto: bfloat16 autocast of training forward passes (≈1.5× faster on CPUs with AVX512-BF16); auto = bf16 where the hardware has it
     eval_from: int = 0                 # first epoch (0-based) with a dev evaluation
@@ -170,6 +172,8 @@ class T2GConfig:
     num_beams: int = 5
     max_new_tokens: int = 64
     length_penalty: float = 1.0
+    mbr: str = "none"                  # seq2seq: none = the best beam; chrf | chrf++ = minimum-Bayes-risk choice among all finished beam hypotheses
+    mbr_alpha: float = 0.5             # MBR: hypothesis weights ∝ p(hypothesis)^alpha (sum of token log-probabilities × alpha, softmax over the n-best)
     max_source_tokens: int = 128       # longer inputs are split into chunks that fit
     postprocess: str = "phoenix"       # phoenix = apply phoenix_eval_convention to outputs; none
     target_case: str = "keep"          # lower = glosses lower-cased inside a from-scratch model (sub-words shared with German), re-cased on output
@@ -191,6 +195,9 @@ class T2GConfig:
         if not 0.0 <= float(self.word_dropout) < 1.0: raise ConfigError(f"word_dropout={self.word_dropout!r}: expected a probability in [0, 1)")
         if float(self.rdrop) < 0: raise ConfigError(f"rdrop={self.rdrop!r}: expected a weight ≥ 0")
         if self.amp not in ("none", "bf16", "auto"): raise ConfigError(f"amp={self.amp!r}: expected none, bf16 or auto")
+        if self.mbr not in MBR_METRICS: raise ConfigError(f"mbr={self.mbr!r}: expected one of {', '.join(MBR_METRICS)}")
+        if self.mbr != "none" and self.backend != "seq2seq": raise ConfigError(f"mbr={self.mbr!r} needs backend=seq2seq (the n-best of its beam search)")
+        if not float(self.mbr_alpha) > 0: raise ConfigError(f"mbr_alpha={self.mbr_alpha!r}: expected a number > 0")
         if self.postprocess not in ("phoenix", "none"): raise ConfigError(f"postprocess={self.postprocess!r}: expected phoenix or none")
         self.target_modules = tuple(self.target_modules)
         self.lower_prefixes = tuple(self.lower_prefixes)
@@ -336,7 +343,13 @@ def prepare_source(text: str, cfg: T2GConfig) -> str:
     "Model input for one raw input: PHOENIX text style for text2gloss, normalised gloss tokens for gloss2text."
     if cfg.direction == "gloss2text": return gloss_string(gloss_tokens(str(text)))
     s = to_phoenix_text(text) if cfg.source == "phoenix" else " ".join(str(text).split())
+    if cfg.lemmatize_source: s = lemmatize_german(s)
     return transliterate_umlauts(s) if cfg.translit_source else s
+
+def lemmatize_german(text: str) -> str:
+    "Each whitespace token replaced by its lower-cased German lemma (simplemma's dictionary; unknown words stay as they are)."
+    import simplemma
+    return " ".join(simplemma.lemmatize(w, lang="de").lower() for w in text.split())
 
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ẞ": "SS"})
 
@@ -555,23 +568,25 @@ def deterministic_generation_config(model, ids: Mapping[str, Any], num_beams: in
                             **{k: v for k, v in ids.items() if v is not None})
 
 @torch.no_grad()
-def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                      num_beams: int, max_new_tokens: int, start_id: int, eos_id: int, pad_id: int,
-                      length_penalty: float = 1.0, banned: Sequence[int] = (), use_cache: bool = True) -> list[list[int]]:
-    """Beam search over encoder–decoder `models` whose next-token probabilities are averaged.
+def beam_candidates(models: Sequence[torch.nn.Module], input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    num_beams: int, max_new_tokens: int, start_id: int, eos_id: int, pad_id: int,
+                    length_penalty: float = 1.0, banned: Sequence[int] = (), use_cache: bool = True) -> list[list[tuple[float, list[int], float]]]:
+    """Beam search over encoder–decoder `models` whose next-token probabilities are averaged; every finished hypothesis.
 
     A finished hypothesis scores (sum of log-probabilities) / (length ** `length_penalty`); search for a sentence
     stops when `num_beams` hypotheses have finished (as `early_stopping=True`); at the token limit the best
     `num_beams` candidates finish whatever their last token, and compete with those finished before (as in Hugging
-    Face's beam search). Returns token ids without the start; a hypothesis finished by `eos_id` ends with it.
-    Each member keeps a key–value cache reordered with the beams (`use_cache=False` recomputes the prefix each step)."""
+    Face's beam search). Per sentence: `(score, token ids, sum of log-probabilities)` for each finished
+    hypothesis, best score first (ties keep the order of finishing); ids without the start, ending with `eos_id`
+    when that finished them. Each member keeps a key–value cache reordered with the beams (`use_cache=False`
+    recomputes the prefix each step)."""
     B, K = input_ids.size(0), max(1, int(num_beams))
     dtype = torch.float64 if next(models[0].parameters()).dtype == torch.float64 else torch.float32  # half precision scores in float32
     enc = [m.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.repeat_interleave(K, 0) for m in models]
     mask = attention_mask.repeat_interleave(K, 0)
     seqs = torch.full((B * K, 1), start_id, dtype=torch.long, device=input_ids.device)
     scores = torch.full((B, K), -math.inf, dtype=dtype, device=input_ids.device); scores[:, 0] = 0.0
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
+    finished: list[list[tuple[float, list[int], float]]] = [[] for _ in range(B)]
     done = [False] * B
     from transformers.modeling_outputs import BaseModelOutput
     caches: list = [None] * len(models)       # each member's key–value cache, reordered with the beams
@@ -596,7 +611,7 @@ def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor
                     if s == -math.inf: break
                     beam, tokid = divmod(i, V)
                     if tokid == eos_id or last:  # at the token limit, the best K candidates finish whatever they end with
-                        if rank < K: finished[b].append((s / ((t + 1) ** length_penalty), seqs[b * K + beam, 1:].tolist() + [tokid]))
+                        if rank < K: finished[b].append((s / ((t + 1) ** length_penalty), seqs[b * K + beam, 1:].tolist() + [tokid], s))
                         if tokid == eos_id: continue
                     rows.append((b * K + beam, tokid)); sc.append(s)
                     if len(rows) == K: break
@@ -610,7 +625,37 @@ def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor
         for c in caches:
             if c is not None: c.reorder_cache(idx)
         scores = torch.tensor(new_scores, dtype=dtype, device=scores.device)
-    return [max(f, key=lambda x: x[0])[1] if f else [] for f in finished]
+    return [sorted(f, key=lambda x: -x[0]) for f in finished]
+
+def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                      num_beams: int, max_new_tokens: int, start_id: int, eos_id: int, pad_id: int,
+                      length_penalty: float = 1.0, banned: Sequence[int] = (), use_cache: bool = True) -> list[list[int]]:
+    "The best-scoring hypothesis of `beam_candidates` per sentence (token ids; [] when none finished)."
+    cands = beam_candidates(models, input_ids, attention_mask, num_beams, max_new_tokens, start_id, eos_id, pad_id,
+                            length_penalty, banned, use_cache)
+    return [c[0][1] if c else [] for c in cands]
+
+def mbr_select(candidates: Sequence[str], logprobs: Sequence[float], metric: str = "chrf", alpha: float = 0.5) -> int:
+    """Index of the minimum-Bayes-risk choice among `candidates` (Kumar & Byrne 2004; n-best MBR as in Freitag et al. 2022).
+
+    Each distinct string gets the weight softmax(alpha × log-probability) summed over its occurrences; the choice
+    maximises the expected sentence-level chrF (`chrf`) or chrF++ (`chrf++`, word bigrams too) against all
+    candidates under those weights. Ties go to the earliest candidate, so an n-best sorted by score falls back to
+    the best beam. Deterministic; `len(candidates) == 1` returns 0."""
+    if len(candidates) != len(logprobs): raise ValueError(f"{len(candidates)} candidates but {len(logprobs)} log-probabilities")
+    if not candidates: raise ValueError("mbr_select needs at least one candidate")
+    if metric not in MBR_METRICS[1:]: raise ConfigError(f"mbr metric {metric!r}: expected one of {', '.join(MBR_METRICS[1:])}")
+    if len(candidates) == 1: return 0
+    from sacrebleu.metrics import CHRF
+    chrf = CHRF(word_order=2 if metric == "chrf++" else 0)
+    lp = np.asarray(logprobs, dtype=np.float64) * float(alpha)
+    w = np.exp(lp - lp.max()); w /= w.sum()
+    uniq: dict[str, float] = {}
+    for c, wi in zip(candidates, w): uniq[c] = uniq.get(c, 0.0) + float(wi)
+    support = list(uniq.items())
+    utility = {c: sum(wj * (100.0 if c == r else chrf.sentence_score(c, [r]).score) for r, wj in support) for c in uniq}
+    best = max(utility.values())
+    return next(i for i, c in enumerate(candidates) if utility[c] >= best - 1e-9)
 
 class Seq2SeqBackend:
     "One or more encoder–decoder models sharing a tokenizer; `generate(texts)` decodes deterministically."
@@ -640,16 +685,19 @@ class Seq2SeqBackend:
         for s in range(0, len(order), batch_size):
             chunk = order[s:s + batch_size]
             x, m = self._encode_sources([texts[i] for i in chunk])
-            if len(self.models) == 1:
+            if len(self.models) == 1 and self.cfg.mbr == "none":
                 gc = deterministic_generation_config(self.models[0], ids, nb, self.cfg.max_new_tokens, self.cfg.length_penalty, banned)
                 gen = self.models[0].generate(input_ids=x, attention_mask=m, generation_config=gc)
-                seqs = gen.tolist()
-            else:
-                if ids["forced_bos_token_id"] is not None: raise ConfigError("ensembles of forced-BOS (mBART-50) models are not supported")
-                seqs = ensemble_generate(self.models, x, m, nb, self.cfg.max_new_tokens, ids["decoder_start_token_id"],
-                                         self.tok.eos_token_id, self.tok.pad_token_id, self.cfg.length_penalty, banned=banned)
-            for i, seq in zip(chunk, seqs):
-                res[i] = self.tok.decode(seq, skip_special_tokens=True).strip()
+                for i, seq in zip(chunk, gen.tolist()): res[i] = self.tok.decode(seq, skip_special_tokens=True).strip()
+                continue
+            if ids["forced_bos_token_id"] is not None: raise ConfigError("ensembles and MBR of forced-BOS (mBART-50) models are not supported")
+            cands = beam_candidates(self.models, x, m, nb, self.cfg.max_new_tokens, ids["decoder_start_token_id"],
+                                    self.tok.eos_token_id, self.tok.pad_token_id, self.cfg.length_penalty, banned=banned)
+            for i, cand in zip(chunk, cands):
+                texts_i = [self.tok.decode(c[1], skip_special_tokens=True).strip() for c in cand]
+                if not texts_i: res[i] = ""
+                elif self.cfg.mbr == "none": res[i] = texts_i[0]
+                else: res[i] = texts_i[mbr_select(texts_i, [c[2] for c in cand], self.cfg.mbr, self.cfg.mbr_alpha)]
         return [res[i] for i in range(len(texts))]
 
     def save(self, folder: Path) -> None:
@@ -761,7 +809,7 @@ def _train_member(cfg: T2GConfig, k: int, tok, data: Mapping, device: str, deadl
             loss = loss + cfg.rdrop / 2 * _rdrop_kl(a, b, y[: a.size(0)])
         return loss
     def evaluate() -> float:
-        be = Seq2SeqBackend(cfg, tok, [model], device)
+        be = Seq2SeqBackend(dataclasses.replace(cfg, mbr="none"), tok, [model], device)   # greedy: no n-best to choose from
         hyp = _postprocess(be.generate(dsrc, num_beams=1), cfg)
         model.train()
         return bleu.corpus_score(hyp, [dtgt]).score
@@ -781,9 +829,21 @@ def _train_member(cfg: T2GConfig, k: int, tok, data: Mapping, device: str, deadl
                    "planned_epochs": rep["planned_epochs"],
                    "cpu_seconds": round(time.process_time() - cpu0, 1)}
 
+def _exit_with_parent(interval: float = 2.0) -> None:
+    """Stop this process when its parent is gone (a killed notebook kernel or CLI must not leave workers that keep
+    the cores busy): a daemon thread compares `os.getppid()` with the parent at start every `interval` seconds."""
+    import threading
+    parent = os.getppid()
+    def watch():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent: os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
 def _member_process(cfg_dict: dict, k: int, tok_dir: str, out_dir: str, train_ids: list[str], dev_ids: list[str],
                     device: str, seconds: float | None, threads: int, tier: str = "sample") -> dict:
     "Entry point of a spawned worker: train member `k` with the shared tokenizer, save it, return its report."
+    _exit_with_parent()
     from transformers import AutoTokenizer
     torch.set_num_threads(threads)
     cfg = T2GConfig.from_dict(cfg_dict)
@@ -1318,6 +1378,8 @@ def _cli_parser() -> argparse.ArgumentParser:
     tr.add_argument("--gloss2text", action="store_true", help="use the default Gloss2Text model instead")
     tr.add_argument("--tier", default="sample", help="tier whose models folder is searched")
     tr.add_argument("--beams", type=int, help="beam size (default: the model's)")
+    tr.add_argument("--mbr", choices=MBR_METRICS, help="minimum-Bayes-risk choice over the n-best (default: the model's)")
+    tr.add_argument("--length-penalty", type=float, help="beam score = log-probability / length ** this (default: the model's)")
     tr.add_argument("--json", action="store_true", help="print JSON records with warnings and coverage")
     e = sub.add_parser("evaluate", help="score a model on line-aligned source/reference files")
     e.add_argument("--model", help="model folder or trained config name (default as for translate)")
@@ -1325,6 +1387,8 @@ def _cli_parser() -> argparse.ArgumentParser:
     e.add_argument("--ref", required=True, help="reference file, one per line (e.g. phoenix2014T.dev.gloss)")
     e.add_argument("--tier", default="sample", help="tier whose models folder is searched")
     e.add_argument("--beams", type=int, help="beam size (default: the model's)")
+    e.add_argument("--mbr", choices=MBR_METRICS, help="minimum-Bayes-risk choice over the n-best (default: the model's)")
+    e.add_argument("--length-penalty", type=float, help="beam score = log-probability / length ** this (default: the model's)")
     e.add_argument("--out", help="also write the result JSON here")
     e.add_argument("--json", action="store_true", help="print the whole result as JSON (default: the metrics as JSON)")
     sub.add_parser("presets", help="list the presets")
@@ -1349,6 +1413,8 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
             return 0
         folder = find_model(args.model, args.tier, "gloss2text" if getattr(args, "gloss2text", False) else "text2gloss")
         model = Translator.load(folder, device="cpu")
+        over = {k: v for k, v in (("mbr", args.mbr), ("length_penalty", args.length_penalty)) if v is not None}
+        if over: model.cfg = model.backend.cfg = dataclasses.replace(model.cfg, **over)
         if args.cmd == "translate":
             texts = args.texts or [ln.rstrip("\n") for ln in sys.stdin]
             rows = model.translate_detailed(texts, num_beams=args.beams)

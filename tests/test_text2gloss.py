@@ -2,6 +2,7 @@
 
 Every model here is tiny and built from a config (no network, no download); each test runs in seconds."""
 import copy
+import dataclasses
 import io
 import json
 import math
@@ -9,6 +10,7 @@ import random
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -239,6 +241,73 @@ def test_translit_source_spells_umlauts_like_phoenix_glosses():
     assert T.T2GConfig.from_dict(on.to_dict()).translit_source is True  # saved with the model, so translate applies it too
 
 
+def test_lemmatize_source_uses_lemmas():
+    "Lemmas (simplemma), lower-cased, before the umlaut spelling; gloss2text input untouched; saved with the model."
+    on = T.load_config("phoenix-sample", lemmatize_source=True)
+    assert T.prepare_source("Die Temperaturen steigen, es regnet.", on) == "der temperatur steigen es regnen ."
+    both = T.load_config("phoenix-sample", lemmatize_source=True, translit_source=True)
+    assert T.prepare_source("Im Süden regnet es", both) == "im sueden regnen es ."
+    assert T.prepare_source("REGEN SUED", T.load_config("phoenix-g2t-sample", lemmatize_source=True)) == "REGEN SUED"
+    assert T.T2GConfig.from_dict(on.to_dict()).lemmatize_source is True
+
+
+# ---------------------------------------------------------------- minimum-Bayes-risk decoding
+
+def test_mbr_select_hand_made_nbest():
+    "The consensus wins over a lone best beam once weights are flat enough; sharp weights give the best beam back."
+    from sacrebleu.metrics import CHRF
+    cands, lps = ["sonne nord", "regen sued morgen", "regen sued", "regen sued kalt"], [-0.5, -1.0, -1.1, -1.2]
+    assert T.mbr_select(cands, lps, "chrf", alpha=0.5) == 1            # the middle of the three `regen sued …`
+    assert T.mbr_select(cands, lps, "chrf", alpha=100.0) == 0          # all weight on the top beam
+    # by hand: with alpha → 0 the weights are uniform, and the utility is the mean chrF against all four
+    c = CHRF()
+    util = [sum(100.0 if h == r else c.sentence_score(h, [r]).score for r in cands) / 4 for h in cands]
+    assert T.mbr_select(cands, lps, "chrf", alpha=1e-9) == int(np.argmax(util))
+    # duplicates pool their weight: two equal strings outweigh one more probable string
+    assert T.mbr_select(["a b", "c d", "c d"], [-1.0, -1.2, -1.2], "chrf", 1.0) == 1
+    assert T.mbr_select(["x y", "q r"], [-1.0, -1.0], "chrf++", 1.0) == 0    # a tie keeps the earlier (better) beam
+    assert T.mbr_select(["nur eins"], [-3.0]) == 0
+    with pytest.raises(ValueError, match="2 candidates but 1"): T.mbr_select(["a", "b"], [-1.0])
+    with pytest.raises(ValueError, match="at least one"): T.mbr_select([], [])
+    with pytest.raises(ConfigError, match="bleu"): T.mbr_select(["a", "b"], [-1.0, -2.0], "bleu")
+    with pytest.raises(ConfigError, match="mbr='bleu'"): T.load_config("phoenix-sample", mbr="bleu")
+    with pytest.raises(ConfigError, match="seq2seq"): T.load_config("lora-tiny", mbr="chrf")
+    with pytest.raises(ConfigError, match="mbr_alpha"): T.load_config("phoenix-sample", mbr="chrf", mbr_alpha=0)
+
+
+@torch.no_grad()
+def test_beam_candidates_and_mbr_decoding(s2s):
+    "The n-best is sorted, scored as documented and headed by ensemble_generate's choice; MBR picks one of its strings, deterministically."
+    model, _ = s2s
+    be = model.backend
+    src = [T.prepare_source(p.source, model.cfg) for p in load_pairs("phoenix", "dev")[:12]]
+    x, mask = be._encode_sources(src)
+    ids = T._decoder_start(be.models[0], be.tok, model.cfg)
+    args = (x, mask, 4, 24, ids["decoder_start_token_id"], be.tok.eos_token_id, be.tok.pad_token_id, 1.0)
+    cands = T.beam_candidates(be.models, *args, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
+    best = T.ensemble_generate(be.models, *args, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
+    assert len(cands) == 12 and all(len(c) >= 4 for c in cands)
+    for c, b in zip(cands, best):
+        assert c[0][1] == b and [s for s, _, _ in c] == sorted((s for s, _, _ in c), reverse=True)
+        assert all(score == pytest.approx(raw / len(seq)) and raw < 0 for score, seq, raw in c)
+    mbr = T.Seq2SeqBackend(dataclasses.replace(model.cfg, mbr="chrf"), be.tok, be.models)
+    out = mbr.generate(src, num_beams=4)
+    assert out == mbr.generate(src, num_beams=4)
+    strings = [[be.tok.decode(s, skip_special_tokens=True).strip() for _, s, _ in c] for c in cands]
+    assert all(o in st for o, st in zip(out, strings))
+    sharp = T.Seq2SeqBackend(dataclasses.replace(model.cfg, mbr="chrf", mbr_alpha=1e4), be.tok, be.models)
+    most_probable = [st[max(range(len(c)), key=lambda k: (c[k][2], -k))] for c, st in zip(cands, strings)]
+    assert sharp.generate(src, num_beams=4) == most_probable     # all weight on the most probable hypothesis
+    # the length penalty re-ranks the same finished hypotheses (the search itself ranks by raw log-probability)
+    long = T.beam_candidates(be.models, *args[:-1], 4.0, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
+    for c, lc in zip(cands, long):
+        assert sorted(seq for _, seq, _ in c) == sorted(seq for _, seq, _ in lc)
+        assert all(score == pytest.approx(raw / len(seq) ** 4) for score, seq, raw in lc)
+        assert len(lc[0][1]) >= len(c[0][1])       # a stronger penalty never picks a shorter best hypothesis
+    lp_be = T.Seq2SeqBackend(dataclasses.replace(model.cfg, length_penalty=4.0), be.tok, be.models)
+    assert lp_be.generate(src, num_beams=4) == [be.tok.decode(lc[0][1], skip_special_tokens=True).strip() for lc in long]
+
+
 def test_rdrop_kl_and_training():
     "R-Drop's symmetric KL: 0 for identical passes, symmetric, positive otherwise, padding ignored; a run with it learns."
     g = torch.Generator().manual_seed(0)
@@ -453,6 +522,13 @@ def test_cli_translate_evaluate_presets(s2s, tmp_path):
     assert res["metrics"] == model.evaluate([p.source for p in dev], [p.target for p in dev])
     rc, _, err = _cli("evaluate", "--model", str(model.folder), "--src", str(tmp_path / "d.de"), "--ref", str(tmp_path / "missing.gloss"))
     assert rc == 2 and "missing.gloss" in err
+    rc, out, _ = _cli("evaluate", "--model", str(model.folder), "--src", str(tmp_path / "d.de"), "--ref", str(tmp_path / "d.gloss"), "--json",
+                      "--mbr", "chrf", "--beams", "4", "--length-penalty", "3")
+    res = json.loads(out)
+    assert rc == 0 and res["config"]["mbr"] == "chrf" and res["config"]["length_penalty"] == 3.0 and res["num_beams"] == 4
+    mbr_model = T.Translator.load(model.folder)
+    mbr_model.cfg = mbr_model.backend.cfg = dataclasses.replace(mbr_model.cfg, mbr="chrf", length_penalty=3.0)
+    assert res["metrics"] == mbr_model.evaluate([p.source for p in dev], [p.target for p in dev], num_beams=4)
 
 
 def test_train_resplits_mean_std(tmp_path):
@@ -473,3 +549,32 @@ def test_train_resplits_mean_std(tmp_path):
     assert summary["mean_std"]["wer"]["mean"] == pytest.approx(sum(vals) / 2, abs=1e-3)
     assert json.loads((tmp_path / "resplits.json").read_text())["mean_std"] == summary["mean_std"]
     assert all(r["n"] == 12 for r in summary["runs"].values())
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads process states from /proc")
+def test_member_workers_die_with_their_parent(tmp_path):
+    "A training worker whose parent is gone stops (instead of keeping the cores busy): `_exit_with_parent`."
+    import subprocess, sys, time
+    pid_file, ready = tmp_path / "child.pid", tmp_path / "ready"
+    child = (f"from t2g2p2s.text2gloss import _exit_with_parent; import time; _exit_with_parent(0.1); "
+             f"open({str(ready)!r}, 'w').write('1'); time.sleep(120)")
+    middle = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {child!r}]); "
+              f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(120)")
+    mid = subprocess.Popen([sys.executable, "-c", middle])
+    try:
+        for _ in range(1200):
+            if ready.is_file() and pid_file.is_file() and pid_file.read_text(): break
+            time.sleep(0.1)
+        pid = int(pid_file.read_text())
+        def alive() -> bool:
+            try: state = Path(f"/proc/{pid}/status").read_text()
+            except FileNotFoundError: return False
+            return "\nState:\tZ" not in state
+        time.sleep(0.5)
+        assert alive()                    # watching, and the parent lives: it keeps running
+    finally:
+        mid.kill(); mid.wait()
+    for _ in range(100):
+        if not alive(): break
+        time.sleep(0.1)
+    assert not alive()
