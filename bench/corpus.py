@@ -109,7 +109,7 @@ def generate_corpus(folder: Path, n_transcripts: int = 20, n_frames: int = 1500,
 # ---------------------------------------------------------------- the two variants (run in child processes)
 
 def run_stream(corpus: Path, n_jobs: int, top_k: int) -> dict:
-    from t2g2p2s.lexicon import build_lexicon
+    from t2g2p2s.lexicon_build import build_lexicon
     toks = pd.read_parquet(corpus / "tokens.parquet"); sents = pd.read_parquet(corpus / "sentences.parquet")
     ops = {p.name.split("_")[0]: p for p in sorted(corpus.glob("*_openpose.json.gz"))}
     before = rss_kb()
@@ -125,7 +125,8 @@ def run_stream(corpus: Path, n_jobs: int, top_k: int) -> dict:
 
 
 def run_baseline(corpus: Path, top_k: int) -> dict:
-    from t2g2p2s.lexicon import CAMERA_OF_SPEAKER, candidate_spans, choose_person, quality_components
+    from t2g2p2s.lexicon import quality_components
+    from t2g2p2s.lexicon_build import CAMERA_OF_SPEAKER, candidate_spans, choose_person
     toks = pd.read_parquet(corpus / "tokens.parquet")
     ops = {p.name.split("_")[0]: p for p in sorted(corpus.glob("*_openpose.json.gz"))}
     spans, _ = candidate_spans(toks)

@@ -76,6 +76,11 @@ mode, target = sys.argv[1], sys.argv[2]
 sys.argv = [target] + sys.argv[3:]
 if mode == "module": runpy.run_module(target, run_name="__main__", alter_sys=True)
 elif mode == "script": runpy.run_path(target, run_name="__main__")
+elif mode == "command":   # target "module:command name": a declared command, its module imported first
+    import importlib; mod, name = target.split(":", 1)
+    importlib.import_module(mod)
+    from t2g2p2s.core import run_command
+    sys.exit(run_command(name, sys.argv[1:]))
 else:
     import importlib; mod, fn = target.rsplit(":", 1)
     rc = getattr(importlib.import_module(mod), fn)(sys.argv[1:])
@@ -84,7 +89,7 @@ else:
 
 
 def wrapped(python: str, mode: str, target: str, *args: str, workdir: Path) -> list[str]:
-    "A command line that runs `target` (module | script | module:function(argv)) and reports its peak RSS."
+    "A command line that runs `target` (module | script | module:function(argv) | module:command name), reporting peak RSS."
     w = workdir / "_peak_wrapper.py"
     if not w.is_file() or w.read_text() != PEAK_WRAPPER: w.write_text(PEAK_WRAPPER)
     return [python, str(w), mode, target, *args]
@@ -107,8 +112,8 @@ def fmt_row(*cells, widths=(46, 14, 14, 14)):
 def make_thesis_dictionary(workdir: Path, n_glosses: int, n_frames: int, seed: int = 0) -> dict:
     "Write `thesis/gloss2pose_dictionary.json` and its times CSV (cached by parameters); returns their paths and sizes."
     import numpy as np
-    from t2g2p2s.gloss2pose import THESIS_ARRAYS, stage_lexicon
-    from t2g2p2s.lexicon import Lexicon
+    from t2g2p2s.core import ensure_stage
+    from t2g2p2s.lexicon import THESIS_ARRAYS, Lexicon
     d = workdir / "thesis"
     d.mkdir(parents=True, exist_ok=True)
     meta_p = d / "meta.json"
@@ -118,7 +123,7 @@ def make_thesis_dictionary(workdir: Path, n_glosses: int, n_frames: int, seed: i
         return json.loads(meta_p.read_text())
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    lex = Lexicon.open(stage_lexicon("sample", 0))
+    lex = Lexicon.open(ensure_stage("lexicon", "sample", 0).lexicon)
     pool = np.asarray(lex.frames, np.float64).copy()                              # real OpenPose frames (pixels)
     special = list(dict.fromkeys(README_GLOSSES.split(",") + list(S2S_WORDS.values()) + list(lex.glosses)))
     names = special + [f"G{i:05d}{1 + i % 4}{'ABC'[i % 3]}" for i in range(n_glosses - len(special))]
@@ -158,8 +163,9 @@ def import_lexicon(workdir: Path, data: dict, force: bool = False) -> dict:
     stamp = out / ".bench-source.json"
     if not force and stamp.is_file() and json.loads(stamp.read_text()) == data["params"]:
         return json.loads((workdir / "import.json").read_text())
-    r = run_measured(wrapped(sys.executable, "func", "t2g2p2s.gloss2pose:import_thesis_cli", data["dict"], "--times", data["times"],
-                             "--out", str(out), workdir=workdir), env=dict(os.environ, T2G2P2S_PROGRESS="0"))
+    r = run_measured(wrapped(sys.executable, "command", "t2g2p2s.lexicon:lexicon import-thesis", data["dict"],
+                             "--times", data["times"], "--out", str(out), workdir=workdir),
+                     env=dict(os.environ, T2G2P2S_PROGRESS="0"))
     if r["rc"] != 0: raise RuntimeError(f"import failed:\n{r['stderr']}")
     res = {"seconds": r["seconds"], "peak_mib": r["peak_mib"], "summary": json.loads(r["stdout"])}
     (workdir / "import.json").write_text(json.dumps(res, indent=2))
@@ -430,12 +436,14 @@ def main(argv=None) -> int:
     def ours_cmd(glosses, out, console=False):
         args = ["--glosses", glosses, "--lexicon", str(lexdir), "--out", str(out), "--no-embedding"]
         if console: return wrapped(cli[0], "func", "t2g2p2s.pipeline:main", "translate", *args, workdir=wd)
-        return wrapped(cli[0], "func", "t2g2p2s.gloss2pose:cli_main", *args, workdir=wd)
+        return wrapped(cli[0], "command", "t2g2p2s.gloss2pose:translate", *args, workdir=wd)
     thesis = median_run(wrapped(sys.executable, "script", str(Path(__file__).resolve()), "--worker", "thesis", data["dict"],
                                 data["times"], README_GLOSSES, str(wd / "thesis-run"), workdir=wd), 1)
     ours = median_run(ours_cmd(README_GLOSSES, wd / "ours-readme.pose"), repeats)
     ours_console = median_run(ours_cmd(README_GLOSSES, wd / "ours-readme.pose", console=True), repeats)
-    from t2g2p2s.gloss2pose import Gloss2Pose, GlossMatcher, write_pose_video, iter_render_pose
+    from t2g2p2s.gloss2pose import Gloss2Pose
+    from t2g2p2s.matching import GlossMatcher
+    from t2g2p2s.rendering import iter_render_pose, write_pose_video
     from t2g2p2s.lexicon import Lexicon
     lex = Lexicon.open(lexdir)
     eng = Gloss2Pose(lex, steps=("exact", "variant", "rule", "fuzzy", "fingerspelling"))
@@ -452,7 +460,7 @@ def main(argv=None) -> int:
     print(fmt_row("", "seconds", "peak MiB", "frames"))
     print(fmt_row("thesis (json.load + per-gloss files, no video)", f"{thesis['seconds']:.2f}", f"{thesis['peak_mib']:.0f}",
                   results["a"]["frames_thesis"]))
-    print(fmt_row("ours: translate cli_main (cold, no video)", f"{ours['seconds']:.2f}", f"{ours['peak_mib']:.0f}", tr.pose.n_frames))
+    print(fmt_row("ours: translate command (cold, no video)", f"{ours['seconds']:.2f}", f"{ours['peak_mib']:.0f}", tr.pose.n_frames))
     print(fmt_row("ours: via the `t2g2p2s` console script", f"{ours_console['seconds']:.2f}", f"{ours_console['peak_mib']:.0f}",
                   tr.pose.n_frames))
     print(f"ratio thesis/ours: {results['a']['ratio']:.1f}× (want ≥ 20×; console script "
@@ -568,7 +576,7 @@ def main(argv=None) -> int:
                             "s2s_frames": s2s_pose.n_frames, "s2s_fps": s2s_pose.fps}
             print(fmt_row("", "seconds", "peak MiB"))
             print(fmt_row("spoken-to-signed text_to_gloss_to_pose", f"{s2s['seconds']:.2f}", f"{s2s['peak_mib']:.0f}"))
-            print(fmt_row("ours: translate cli_main --glosses (cold)", f"{ours_d['seconds']:.2f}", f"{ours_d['peak_mib']:.0f}"))
+            print(fmt_row("ours: translate command --glosses (cold)", f"{ours_d['seconds']:.2f}", f"{ours_d['peak_mib']:.0f}"))
             print(fmt_row("ours: via the `t2g2p2s` console script", f"{ours_dc['seconds']:.2f}", f"{ours_dc['peak_mib']:.0f}"))
             print(f"ratio spoken-to-signed/ours: {results['d']['ratio']:.1f}× (want ≥ 5×); through the console script "
                   f"{results['d']['ratio_console']:.1f}×")
@@ -577,7 +585,7 @@ def main(argv=None) -> int:
             results["d"] = {"skipped": str(e)[-2000:]}
 
     # e. smoothness
-    from t2g2p2s.gloss2pose import AssemblyConfig, GlossTimes
+    from t2g2p2s.assembly import AssemblyConfig, GlossTimes
     from t2g2p2s.pose_metrics import normalise_by_shoulders, smoothness
     times = GlossTimes.read(data["times"])
     thesis_eng = Gloss2Pose(lex, times, AssemblyConfig.thesis(), GlossMatcher(lex, steps=("exact",)))

@@ -1,4 +1,4 @@
-"""Benchmark: streaming the DGS-Korpus OpenPose wrapper (`t2g2p2s.poses.iter_dgs_wrapper`) against `json.load`.
+"""Benchmark: streaming the DGS-Korpus OpenPose wrapper (`t2g2p2s.corpus_poses.iter_dgs_wrapper`) against `json.load`.
 
 Generates a realistic wrapper file (one person, 137 points per frame, cameras a1 and b1 splitting the frames,
 about 2 % of frames absent as in the sparse corpus files) as `.json` and `.json.gz` in a temporary folder, then
@@ -41,11 +41,11 @@ def _peak_mb() -> float:
 def worker(method: str, path: str, chunk_size: int) -> dict:
     "Run one method in this (fresh) process; return frames, seconds, baseline and peak RSS."
     import numpy  # noqa: F401  (same imports in every worker, so baselines compare)
-    from t2g2p2s import poses
+    from t2g2p2s import corpus_poses, poses
     base = _rss_mb()
     t0 = time.perf_counter()
     if method == "stream":
-        n = sum(1 for _ in poses.iter_dgs_wrapper(path, chunk_size=chunk_size))
+        n = sum(1 for _ in corpus_poses.iter_dgs_wrapper(path, chunk_size=chunk_size))
     elif method == "json.load":
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as f: data = json.load(f)
@@ -56,7 +56,7 @@ def worker(method: str, path: str, chunk_size: int) -> dict:
                 _ = (cam, w, h, int(k), fr["people"]); n += 1
         del data
     elif method == "read_dgs_wrapper":
-        n = poses.read_dgs_wrapper(path, camera="a1", chunk_size=chunk_size).n_frames
+        n = corpus_poses.read_dgs_wrapper(path, camera="a1", chunk_size=chunk_size).n_frames
     else:
         raise SystemExit(f"unknown method {method!r}")
     dt = time.perf_counter() - t0

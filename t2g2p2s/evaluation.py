@@ -5,10 +5,8 @@
 # %% ../nbs/10_evaluation.ipynb #2a49b41d
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -19,14 +17,16 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import (ConfigError, DataError, atomic_path, get_logger, progress, read_json, sha256_file,
-                          stage_path, to_json, write_json, write_text)
+from .core import (ConfigError, command, DataError, atomic_path, ensure_stage, get_logger, progress, read_json,
+                          sha256_file, stage_path, to_json, write_json, write_text)
 from .poses import OPENPOSE_137, Pose, write_pose_file
 from .pose_metrics import dtw_mje, normalise_by_shoulders, smoothness
-from .lexicon import Lexicon, span_frames
-from .gloss_times import clean_gloss, thesis_frame_interpolation_table, type_key
-from .gloss2pose import (AssemblyConfig, Gloss2Pose, GlossMatcher, GlossTimes, Translation, assemble,
-                                stage_gloss_times, stage_lexicon)
+from .lexicon import Lexicon
+from .lexicon_build import span_frames
+from .gloss_times import thesis_frame_interpolation_table
+from .matching import GlossMatcher
+from .assembly import AssemblyConfig, GlossTimes, assemble
+from .gloss2pose import Gloss2Pose, Translation
 
 # %% auto #0
 __all__ = ['log', 'EXCLUDE_RULES', 'EVAL_MATCH_STEPS', 'DTW_GROUP', 'SMOOTH_GROUPS', 'REAL', 'METRIC_COLUMNS', 'BETTER',
@@ -37,7 +37,7 @@ __all__ = ['log', 'EXCLUDE_RULES', 'EVAL_MATCH_STEPS', 'DTW_GROUP', 'SMOOTH_GROU
            'segment_features', 'GlossRecogniser', 'train_recogniser', 'lexicon_instances', 'sentence_sources',
            'transcript_folds', 'train_for_lexicon', 'gloss_scores', 'back_translation', 'comparison_table',
            'write_evaluation', 'make_human_eval_kit', 'read_rating_sheets', 'analyse_ratings', 'evaluate_stage',
-           'human_kit_for_tier', 'build_parser', 'cli_main']
+           'make_evaluation', 'human_kit_for_tier', 'stitched_cmd', 'human_kit_cmd', 'human_analyse_cmd']
 
 # %% ../nbs/10_evaluation.ipynb #0a48e2bf
 log = get_logger(__name__)
@@ -607,7 +607,7 @@ def make_human_eval_kit(items: Sequence[Mapping[str, Any]], out: str | os.PathLi
         write_pose_file(pose, out / rel)
         video = ""
         if render:
-            from t2g2p2s.gloss2pose import write_pose_video
+            from t2g2p2s.rendering import write_pose_video
             video = f"items/{token}.mp4"
             write_pose_video(pose, out / video, *video_size)
         item = f"item-{n:03d}"
@@ -693,9 +693,8 @@ def evaluate_stage(tier: str = "sample", seed: int = 0, out: str | os.PathLike |
                    rule: str = "sentence", min_coverage: float = 0.75, bt_folds: int = 0,
                    config: RecogniserConfig | None = None, provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
     "The whole evaluation of this notebook for `tier` (inputs built on the sample tier when missing); writes the stage files."
-    lex = Lexicon.open(stage_lexicon(tier, seed))
-    tp = stage_gloss_times(tier, seed)
-    held = HeldOutTimes.from_folder(tp["ours"].parent, lex.glosses)
+    lex = Lexicon.open(ensure_stage("lexicon", tier, seed).lexicon)
+    held = HeldOutTimes.from_folder(ensure_stage("gloss_times", tier, seed).folder, lex.glosses)
     sents = lex.sentences if limit <= 0 else lex.sentences.iloc[:limit]
     res = stitched_vs_real(lex, held, sents, rule=rule, keep_poses=True)
     summary = summarise_stitched(res.table, min_coverage)
@@ -710,11 +709,22 @@ def evaluate_stage(tier: str = "sample", seed: int = 0, out: str | os.PathLike |
     return {"result": res, "summary": summary, "items": items, "scores": scores, "paths": paths, "paired": paired,
             "comparison": comparison_table(summary, scores)}
 
+def make_evaluation(tier: str = "sample", seed: int = 0, limit: int = 0, exclude: str = "sentence",
+                    min_coverage: float = 0.75, bt_folds: int = 0, bt_epochs: int = 30, device: str = "cpu",
+                    run_id: str = "dev") -> dict[str, Any]:
+    "The `evaluation` stage of `tier` with this notebook's parameters (the stage registry's maker)."
+    from t2g2p2s.core import provenance
+    params = dict(tier=tier, seed=seed, limit=limit, exclude=exclude, min_coverage=min_coverage, bt_folds=bt_folds,
+                  bt_epochs=bt_epochs)
+    return evaluate_stage(tier, seed, None, limit, exclude, min_coverage, bt_folds,
+                          RecogniserConfig(epochs=bt_epochs, seed=seed, device=device),
+                          provenance("10_evaluation", params, run_id=run_id))
+
 def human_kit_for_tier(out: str | os.PathLike, tier: str = "sample", n_sentences: int = 6, seed: int = 0,
                        render: bool = False, rule: str = "sentence") -> dict[str, Path]:
     "A rating kit of `n_sentences` completely rebuilt sentences of `tier` (real signing, the thesis's assembly, ours)."
-    lex = Lexicon.open(stage_lexicon(tier, seed))
-    held = HeldOutTimes.from_folder(stage_gloss_times(tier, seed)["ours"].parent, lex.glosses)
+    lex = Lexicon.open(ensure_stage("lexicon", tier, seed).lexicon)
+    held = HeldOutTimes.from_folder(ensure_stage("gloss_times", tier, seed).folder, lex.glosses)
     rng = np.random.default_rng(seed)
     items = []
     for i in rng.permutation(len(lex.sentences)):
@@ -730,63 +740,46 @@ def human_kit_for_tier(out: str | os.PathLike, tier: str = "sample", n_sentences
 def _print_json(obj) -> None:
     sys.stdout.write(to_json(_finite(obj)))
 
-def _cmd_stitched(a) -> int:
-    r = evaluate_stage(a.tier, a.seed, a.out, a.limit, a.exclude, a.min_coverage, a.bt_folds,
-                       RecogniserConfig(seed=a.seed, device=a.device), {"command": "t2g2p2s evaluate stitched"})
+@command("evaluate stitched", choices={"tier": ("sample", "full"), "exclude": EXCLUDE_RULES[:2]})
+def stitched_cmd(tier: str = "sample",          # data tier
+                 out: str | None = None,        # output folder (default: the tier's evaluation stage folder)
+                 limit: int = 0,                # sentences evaluated (0 = all)
+                 exclude: str = "sentence",     # what is held out per sentence
+                 min_coverage: float = 0.75,    # share of glosses matched for the summary
+                 bt_folds: int = 0,             # recogniser cross-fitting folds by transcript (0 = train once)
+                 device: str = "cpu",           # device of the back-translation recogniser
+                 seed: int = 0,                 # RNG seed
+                 json: bool = False):           # print the comparison table as JSON
+    "Rebuild held-out corpus sentences and compare them with the real signing."
+    r = evaluate_stage(tier, seed, out, limit, exclude, min_coverage, bt_folds,
+                       RecogniserConfig(seed=seed, device=device), {"command": "t2g2p2s evaluate stitched"})
     comp = r["comparison"]
-    if a.json: _print_json({"comparison": comp.reset_index().to_dict("records"), "files": {k: str(v) for k, v in r["paths"].items()}})
+    if json:
+        _print_json({"comparison": comp.reset_index().to_dict("records"),
+                     "files": {k: str(v) for k, v in r["paths"].items()}})
     else:
         print(comp.to_string(float_format=lambda x: f"{x:.4g}"))
         print(f"written: {', '.join(str(p) for p in r['paths'].values())}", file=sys.stderr)
-    return 0
 
-def _cmd_human_kit(a) -> int:
-    k = human_kit_for_tier(a.out, a.tier, a.sentences, a.seed, a.video, a.exclude)
+@command("evaluate human-kit", choices={"tier": ("sample", "full"), "exclude": EXCLUDE_RULES[:2]})
+def human_kit_cmd(*, out: str,                  # output folder of the kit
+                  tier: str = "sample",         # data tier
+                  sentences: int = 6,           # sentences in the kit
+                  seed: int = 0,                # RNG seed of the shuffle
+                  video: bool = False,          # also render pose videos
+                  exclude: str = "sentence"):   # what is held out per sentence
+    "Write a blinded rating kit (pose files, rating sheet, private key)."
+    k = human_kit_for_tier(out, tier, sentences, seed, video, exclude)
     print(f"rating sheet {k['sheet']}; private key {k['key']} (keep it away from the raters)", file=sys.stderr)
-    return 0
 
-def _cmd_human_analyse(a) -> int:
-    r = analyse_ratings(read_rating_sheets(a.sheets), a.key, n_boot=a.n_boot, seed=a.seed)
-    if a.json: _print_json({k: v.to_dict("records") for k, v in r.items()})
+@command("evaluate human-analyse")
+def human_analyse_cmd(sheets: list[str],        # filled rating sheets (CSV)
+                      *, key: str,              # the kit's KEY-private.csv
+                      n_boot: int = 2000,       # bootstrap resamples
+                      seed: int = 0,            # RNG seed of the bootstrap
+                      json: bool = False):      # print the result as JSON
+    "Means with bootstrap CIs and paired comparisons of filled rating sheets."
+    r = analyse_ratings(read_rating_sheets(sheets), key, n_boot=n_boot, seed=seed)
+    if json: _print_json({k: v.to_dict("records") for k, v in r.items()})
     else:
         for k, v in r.items(): print(f"# {k}\n{v.to_string(float_format=lambda x: f'{x:.3g}')}\n")
-    return 0
-
-def build_parser() -> argparse.ArgumentParser:
-    "The `t2g2p2s evaluate` parser for this module's actions (smoothness and dtw are notebook 01b's)."
-    p = argparse.ArgumentParser(prog="t2g2p2s evaluate", description="Evaluation: pose metrics (smoothness, dtw), stitched vs real, human-evaluation kit.")
-    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    sub.add_parser("smoothness", help="SPARC, LDLJ, jerk of a keypoint group (see `t2g2p2s evaluate smoothness -h`)", add_help=False)
-    sub.add_parser("dtw", help="DTW-MJE of a hypothesis against a reference (see `t2g2p2s evaluate dtw -h`)", add_help=False)
-    s = sub.add_parser("stitched", help="rebuild held-out corpus sentences and compare them with the real signing")
-    s.add_argument("--tier", default="sample", choices=("sample", "full"))
-    s.add_argument("--out", help="output folder (default: the tier's evaluation stage folder)")
-    s.add_argument("--limit", type=int, default=0, help="sentences evaluated (0 = all)")
-    s.add_argument("--exclude", choices=EXCLUDE_RULES[:2], default="sentence", help="what is held out per sentence (default sentence)")
-    s.add_argument("--min-coverage", type=float, default=0.75, help="share of glosses matched for the summary (default 0.75)")
-    s.add_argument("--bt-folds", type=int, default=0, help="recogniser cross-fitting folds by transcript (0 = train once)")
-    s.add_argument("--device", default="cpu"); s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--json", action="store_true", help="print the comparison table as JSON")
-    s.set_defaults(func=_cmd_stitched)
-    k = sub.add_parser("human-kit", help="write a blinded rating kit (pose files, rating sheet, private key)")
-    k.add_argument("--out", required=True); k.add_argument("--tier", default="sample", choices=("sample", "full"))
-    k.add_argument("--sentences", type=int, default=6, help="sentences in the kit (default 6)")
-    k.add_argument("--seed", type=int, default=0); k.add_argument("--video", action="store_true", help="also render pose videos")
-    k.add_argument("--exclude", choices=EXCLUDE_RULES[:2], default="sentence")
-    k.set_defaults(func=_cmd_human_kit)
-    h = sub.add_parser("human-analyse", help="means with bootstrap CIs and paired comparisons of filled rating sheets")
-    h.add_argument("sheets", nargs="+", help="filled rating sheets (CSV)")
-    h.add_argument("--key", required=True, help="the kit's KEY-private.csv")
-    h.add_argument("--n-boot", type=int, default=2000); h.add_argument("--seed", type=int, default=0)
-    h.add_argument("--json", action="store_true")
-    h.set_defaults(func=_cmd_human_analyse)
-    return p
-
-def cli_main(argv: Sequence[str]) -> int:
-    "Entry point of `t2g2p2s evaluate ARGS...`: smoothness and dtw go to `t2g2p2s.pose_metrics.cli_main`."
-    argv = list(argv)
-    if argv and argv[0] in ("smoothness", "dtw"):
-        from t2g2p2s import pose_metrics
-        return pose_metrics.cli_main(argv)
-    a = build_parser().parse_args(argv)
-    return int(a.func(a) or 0)

@@ -5,9 +5,7 @@
 # %% ../nbs/90_figures.ipynb #30138339
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import math
 import os
 import sys
 from collections import Counter
@@ -17,55 +15,47 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import (ConfigError, get_logger, project_root, provenance, read_json, save_fig, stage_path,
-                          use_style, write_bytes)
+from .core import (ConfigError, command, STAGES, ensure_stage, get_logger, project_root, provenance, read_json,
+                          save_fig, stage_done, stage_outputs, stage_path, use_style, write_bytes)
 
 # %% auto #0
-__all__ = ['log', 'STAGE_NOTEBOOKS', 'FRAME_MS', 'THESIS_SIZE_SHARES', 'RWRIST', 'T2G_METRICS', 'FIGURES', 'FIG_SUFFIXES',
+__all__ = ['log', 'CHEAP_STAGES', 'FRAME_MS', 'THESIS_SIZE_SHARES', 'RWRIST', 'T2G_METRICS', 'FIGURES', 'FIG_SUFFIXES',
            'MissingInput', 'FigureInputs', 'build_missing_inputs', 'read_text2gloss_stats', 'fig_text2gloss_lengths',
            'fig_gloss_occurrences', 'fig_gloss_buckets', 'fig_gloss_time_metrics', 'per_gloss_statistics',
            'fig_gloss_time_per_gloss', 'fig_data_size_reduction', 'stretching_counts', 'fig_stretching_pie',
            'transition_example', 'fig_transition_example', 'fig_smoothness_by_method', 'fig_stitched_vs_real',
-           'text2gloss_results', 'fig_text2gloss_metrics', 'make_figures', 'publish_figures', 'build_parser',
-           'cli_main']
+           'text2gloss_results', 'fig_text2gloss_metrics', 'make_figures', 'publish_figures', 'figures_cmd']
 
 # %% ../nbs/90_figures.ipynb #fe87f96d
 log = get_logger(__name__)
-
-#: stage -> the notebook that writes it
-STAGE_NOTEBOOKS = {"text2gloss_data": "04a_text2gloss_dgs", "lexicon": "05_lexicon", "gloss_times": "06_gloss_times",
-                   "text2gloss": "07_text2gloss", "gloss2pose": "08_gloss2pose", "evaluation": "10_evaluation"}
 
 class MissingInput(ConfigError):
     "A figure's input file is missing; the message names the file and the notebook (stage) that writes it."
     def __init__(self, figure: str, path: str | os.PathLike | None, stage: str):
         self.figure, self.path, self.stage = figure, path, stage
-        nb = STAGE_NOTEBOOKS.get(stage, stage)
+        nb = STAGES[stage].notebook if stage in STAGES else stage
         super().__init__(f"{figure}: needs {path or 'the ' + stage + ' stage output'}: run notebook {nb} "
-                         f"(`t2g2p2s run params/<profile>.yaml --only {nb[:3].rstrip('_')}`)")
+                         f"(`t2g2p2s run params/<profile>.yaml --only {nb.split('_')[0]}`)")
 
 @dataclasses.dataclass
 class FigureInputs:
     "The stage folders the figures read (None: the stage has no output)."
     gloss_times: Path | None = None        # 06: raw/improved gloss-time metrics, the thesis's table
-    lexicon: Path | None = None            # 05: the lexicon folder (index, frames, build_report.json)
+    lexicon: Path | None = None            # 05a: the lexicon folder (index, frames, build_report.json)
     text2gloss_stats: Path | None = None   # 04a: stats/<dataset>/*.csv
     text2gloss: Path | None = None         # 07: models/**/eval-*.json
     evaluation: Path | None = None         # 10: stitched_vs_real.parquet, back_translation.json, evaluation_summary.json
 
     @classmethod
     def for_tier(cls, tier: str = "sample") -> "FigureInputs":
-        "The stage folders of `tier` (notebook 08's fallback folders for the lexicon and the gloss times)."
-        sp = lambda s: stage_path(s, tier, create=False)
-        gt = sp("gloss_times")
-        if not (gt / "gloss_times.csv").is_file() and (sp("gloss2pose") / "gloss-times" / "gloss_times.csv").is_file(): gt = sp("gloss2pose") / "gloss-times"
-        lx = sp("lexicon") / "lexicon"
-        if not (lx / "meta.json").is_file() and (sp("gloss2pose") / "lexicon" / "meta.json").is_file(): lx = sp("gloss2pose") / "lexicon"
-        return cls(gt, lx, sp("text2gloss_data") / "stats", sp("text2gloss"), sp("evaluation"))
+        "The stage folders of `tier`, from the stage registry."
+        out = lambda s: stage_outputs(s, tier)
+        return cls(out("gloss_times").folder, out("lexicon").lexicon, out("text2gloss_dgs").stats,
+                   out("text2gloss").folder, out("evaluation").folder)
 
     def need(self, figure: str, stage: str, *names: str) -> list[Path]:
         "The files `names` of `stage`'s folder; `MissingInput` for the first that does not exist."
-        attr = {"gloss_times": "gloss_times", "lexicon": "lexicon", "text2gloss_data": "text2gloss_stats",
+        attr = {"gloss_times": "gloss_times", "lexicon": "lexicon", "text2gloss_dgs": "text2gloss_stats",
                 "text2gloss": "text2gloss", "evaluation": "evaluation"}[stage]
         base = getattr(self, attr)
         if base is None: raise MissingInput(figure, None, stage)
@@ -77,33 +67,18 @@ class FigureInputs:
         return out
 
 # %% ../nbs/90_figures.ipynb #87e04991
+#: stages whose makers are cheap enough to run for the figures on the sample tier
+CHEAP_STAGES = ("lexicon", "gloss_times", "text2gloss_dgs", "evaluation")
+
 def _has_stats(folder: Path | None) -> bool:
     return folder is not None and folder.is_dir() and any((d / "sentence_lengths.csv").is_file() for d in folder.iterdir() if d.is_dir())
 
-def build_missing_inputs(inputs: FigureInputs, tier: str = "sample", seed: int = 0, own: str | os.PathLike | None = None,
-                         bt_epochs: int = 15) -> tuple[FigureInputs, list[str]]:
-    "Sample tier only: make the cheap missing inputs (see above); returns the completed inputs and what was built."
+def build_missing_inputs(inputs: FigureInputs, tier: str = "sample", seed: int = 0) -> tuple[FigureInputs, list[str]]:
+    "Sample tier only: the cheap stages that are not finished are made through the registry; (inputs, stages made)."
     if tier != "sample": return inputs, []
-    own = Path(own) if own is not None else stage_path("figures", tier) / "_inputs"
-    built, new = [], dataclasses.replace(inputs)
-    from t2g2p2s import gloss2pose
-    if new.lexicon is None or not (new.lexicon / "meta.json").is_file():
-        new.lexicon = gloss2pose.stage_lexicon(tier, seed); built.append("lexicon")
-    if new.gloss_times is None or not (new.gloss_times / "raw_gloss_time_metrics.parquet").is_file():
-        new.gloss_times = gloss2pose.stage_gloss_times(tier, seed)["ours"].parent; built.append("gloss_times")
-    if not _has_stats(new.text2gloss_stats):
-        from t2g2p2s import text2gloss_dgs as t2d
-        from t2g2p2s.text2gloss_data import load_phoenix
-        sen, tok, _ = t2d.transcripts_inputs(tier, seed)
-        pairs = {"dgs": t2d.dgs_pairs(pd.read_parquet(sen), pd.read_parquet(tok)), "phoenix-train": load_phoenix("train")}
-        for name, p in pairs.items(): t2d.write_statistics(t2d.dataset_statistics(p), own / "text2gloss-data" / "stats" / name)
-        new.text2gloss_stats = own / "text2gloss-data" / "stats"; built.append("text2gloss_data")
-    if new.evaluation is None or not (new.evaluation / "stitched_vs_real.parquet").is_file():
-        from t2g2p2s import evaluation
-        evaluation.evaluate_stage(tier, seed, own / "evaluation", config=evaluation.RecogniserConfig(epochs=bt_epochs, seed=seed),
-                                  provenance={"built_by": "figures.build_missing_inputs", "seed": seed})
-        new.evaluation = own / "evaluation"; built.append("evaluation")
-    return new, built
+    made = [s for s in CHEAP_STAGES if stage_done(s, tier) is None]
+    for s in made: ensure_stage(s, tier, seed)
+    return FigureInputs.for_tier(tier), made
 
 # %% ../nbs/90_figures.ipynb #4610e526
 def _counter(path: Path, key: str, cast=str) -> Counter:
@@ -131,7 +106,7 @@ def read_text2gloss_stats(folder: str | os.PathLike) -> tuple[dict[str, dict], l
     return out, used
 
 def _stats(inputs: FigureInputs, figure: str):
-    if not _has_stats(inputs.text2gloss_stats): raise MissingInput(figure, inputs.text2gloss_stats, "text2gloss_data")
+    if not _has_stats(inputs.text2gloss_stats): raise MissingInput(figure, inputs.text2gloss_stats, "text2gloss_dgs")
     return read_text2gloss_stats(inputs.text2gloss_stats)
 
 def fig_text2gloss_lengths(inputs: FigureInputs, seed: int = 0):
@@ -227,7 +202,7 @@ THESIS_SIZE_SHARES = {"bytes": (100.0, 40.4, 0.7), "frames": (100.0, 21.4, 0.9)}
 def fig_data_size_reduction(inputs: FigureInputs, seed: int = 0):
     "Bytes and frames of raw OpenPose → gloss spans → lexicon, from the lexicon's build report."
     import matplotlib.pyplot as plt
-    from t2g2p2s.lexicon import BuildReport, size_reduction
+    from t2g2p2s.lexicon_build import BuildReport, size_reduction
     (rp,) = inputs.need("fig-90-data-size-reduction", "lexicon", "build_report.json")
     sr = size_reduction(BuildReport(**read_json(rp)))
     fig, axs = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -268,7 +243,7 @@ RWRIST = 4
 
 def transition_example(lexicon) -> dict[str, Any]:
     "The thesis's join of the consecutive lexicon glosses with the largest right-wrist jump: without and with 7 linear frames."
-    from t2g2p2s.gloss2pose import thesis_linear, thesis_scale
+    from t2g2p2s.assembly import thesis_linear, thesis_scale
     best = None
     for s in lexicon.sentences.itertuples(index=False):
         for g1, g2 in zip(s.glosses[:-1], s.glosses[1:]):
@@ -465,36 +440,30 @@ def publish_figures(src: str | os.PathLike | None = None, dst: str | os.PathLike
             if q.name not in names: q.unlink(); removed.append(q.name)
     return {"copied": copied, "unchanged": unchanged, "removed": removed}
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `t2g2p2s figures` argument parser."
-    p = argparse.ArgumentParser(prog="t2g2p2s figures", description="Regenerate the figures from the latest run's stage outputs and publish them to figures/.")
-    p.add_argument("--tier", default="sample", choices=("sample", "full"))
-    p.add_argument("--src", help="the run's figures folder (default: the tier's figures stage folder)")
-    p.add_argument("--dst", help="where to publish (default: figures/ of the checkout)")
-    p.add_argument("--only", help="comma-separated figure names to regenerate (default: all)")
-    p.add_argument("--no-regenerate", action="store_true", help="only publish what the run already wrote")
-    p.add_argument("--no-publish", action="store_true", help="only regenerate into the run's figures folder")
-    p.add_argument("--no-prune", action="store_true", help="keep published figures that the run no longer has")
-    p.add_argument("--build-missing", action="store_true", help="sample tier: build cheap missing inputs (as notebook 90 does)")
-    p.add_argument("--strict", action="store_true", help="exit with status 1 when a figure's input is missing")
-    p.add_argument("--seed", type=int, default=0)
-    return p
-
-def cli_main(argv: Sequence[str]) -> int:
-    "Entry point of `t2g2p2s figures ARGS...` (the Makefile's `make figures`)."
-    a = build_parser().parse_args(list(argv))
-    src = Path(a.src) if a.src else stage_path("figures", a.tier)
+@command("figures", choices={"tier": ("sample", "full")})
+def figures_cmd(tier: str = "sample",          # data tier
+                src: str | None = None,        # the run's figures folder (default: the tier's figures stage folder)
+                dst: str | None = None,        # where to publish (default: figures/ of the checkout)
+                only: str | None = None,       # comma-separated figure names to regenerate (default: all)
+                regenerate: bool = True,       # regenerate from the stage outputs (off: only publish what the run wrote)
+                publish: bool = True,          # publish to --dst (off: only regenerate into the run's figures folder)
+                prune: bool = True,            # remove published figures that the run no longer has
+                build_missing: bool = False,   # sample tier: make the cheap missing stages first (as notebook 90 does)
+                strict: bool = False,          # exit with status 1 when a figure's input is missing
+                seed: int = 0) -> int:         # RNG seed (jitter of the dot plots; stages made with --build-missing)
+    "Regenerate the figures from the latest run's stage outputs and publish them to figures/ (`make figures`)."
+    src_p = Path(src) if src else stage_path("figures", tier)
     status = 0
-    if not a.no_regenerate:
-        inputs = FigureInputs.for_tier(a.tier)
-        if a.build_missing: inputs, _ = build_missing_inputs(inputs, a.tier, a.seed)
-        names = [n.strip() for n in a.only.split(",")] if a.only else None
-        rep = make_figures(inputs, src, "t2g2p2s figures", {"tier": a.tier, "seed": a.seed}, "cli", names, a.seed)
+    if regenerate:
+        inputs = FigureInputs.for_tier(tier)
+        if build_missing: inputs, _ = build_missing_inputs(inputs, tier, seed)
+        names = [n.strip() for n in only.split(",")] if only else None
+        rep = make_figures(inputs, src_p, "t2g2p2s figures", {"tier": tier, "seed": seed}, "cli", names, seed)
         for r in rep.itertuples():
             print(f"{r.status:8s} {r.figure}" + (f": {r.detail}" if r.status != "made" else ""), file=sys.stderr)
-        if a.strict and (rep.status != "made").any(): status = 1
-    if not a.no_publish:
-        r = publish_figures(src, a.dst, prune=not a.no_prune)
-        print(f"published to {Path(a.dst) if a.dst else project_root() / 'figures'}: {len(r['copied'])} copied, "
+        if strict and (rep.status != "made").any(): status = 1
+    if publish:
+        r = publish_figures(src_p, dst, prune=prune)
+        print(f"published to {Path(dst) if dst else project_root() / 'figures'}: {len(r['copied'])} copied, "
               f"{len(r['unchanged'])} unchanged, {len(r['removed'])} removed", file=sys.stderr)
     return status

@@ -8,18 +8,19 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, atomic_path, get_logger, write_json
+from .core import ConfigError, atomic_path, get_logger, provenance, stage_outputs, write_json
+from .lexicon_build import candidate_spans
 
 # %% auto #0
 __all__ = ['log', 'METRICS', 'THESIS_COLUMNS', 'THESIS_TIME_EXCLUDED', 'THESIS_CAP_MS', 'IMPROVED_SKIP_PREFIXES', 'GLOBAL_KEY',
            'FRAME_MS', 'STATS', 'LEVELS', 'clean_gloss', 'type_key', 'gloss_time_metrics', 'overall_summary',
            'gloss_time_table', 'lookup_times', 'thesis_evaluated', 'thesis_frame_interpolation_table',
-           'write_gloss_times']
+           'write_gloss_times', 'make_gloss_times']
 
 # %% ../nbs/06_gloss_times.ipynb #2308a45b
 log = get_logger(__name__)
@@ -217,3 +218,17 @@ def write_gloss_times(out: str | os.PathLike, thesis_metrics: pd.DataFrame, tabl
         paths[name] = out / name
     if provenance is not None: paths["provenance.json"] = write_json(out / "provenance.json", dict(provenance, files=sorted(files)))
     return paths
+
+# %% ../nbs/06_gloss_times.ipynb #be0bbf1e
+def make_gloss_times(tier: str = "sample", seed: int = 0, thesis_cap_ms: int = 2000, min_n: int = 1,
+                     run_id: str = "dev") -> dict[str, Path]:
+    "Compute and write the `gloss_times` stage of `tier` from its transcripts tables (the registry's maker)."
+    tr = stage_outputs("transcripts", tier)
+    tok, sen = pd.read_parquet(tr.tokens), pd.read_parquet(tr.sentences)
+    thesis_m = gloss_time_metrics(tok, sen, "thesis", cap_ms=thesis_cap_ms)
+    improved = gloss_time_metrics(tok, sen, "improved")
+    dictionary = sorted(set(candidate_spans(tok)[0].gloss))
+    params = dict(tier=tier, seed=seed, thesis_cap_ms=thesis_cap_ms, min_n=min_n)
+    return write_gloss_times(stage_outputs("gloss_times", tier).folder, thesis_m, gloss_time_table(improved, min_n=min_n),
+                             dictionary, improved, provenance("06_gloss_times", params, [tr.tokens, tr.sentences],
+                                                              run_id=run_id))

@@ -5,7 +5,6 @@
 # %% ../nbs/99_pipeline.ipynb #f2e12bc5
 from __future__ import annotations
 
-import argparse
 import ast
 import copy
 import datetime as _dt
@@ -18,14 +17,14 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .core import (ConfigError, T2G2P2SError, checksums, data_dir, get_logger, git_state, project_root,
-                          runs_dir, safe_name, sha256_file, write_json)
+from .core import (COMMANDS, ConfigError, T2G2P2SError, checksums, command, data_dir, git_state, project_root,
+                          run_command, runs_dir, safe_name, sha256_file, write_json)
 
 # %% auto #0
-__all__ = ['NB_PATTERN', 'RESERVED', 'KNOWN_FLAGS', 'STAGE_COMMANDS', 'STAGE_ROUTES', 'nbs_dir', 'notebook_key',
-           'numbered_notebooks', 'select_notebooks', 'parameters_cell', 'declared_parameters', 'load_profile',
-           'resolve_parameters', 'enabled_flags', 'cell_directives', 'keep_cell', 'prepare_notebook',
-           'package_versions', 'default_run_id', 'RunFailed', 'default_kernel', 'run_profile', 'build_parser', 'main']
+__all__ = ['NB_PATTERN', 'RESERVED', 'KNOWN_FLAGS', 'COMMAND_MODULES', 'nbs_dir', 'notebook_key', 'numbered_notebooks',
+           'select_notebooks', 'parameters_cell', 'declared_parameters', 'load_profile', 'resolve_parameters',
+           'enabled_flags', 'cell_directives', 'keep_cell', 'prepare_notebook', 'package_versions', 'default_run_id',
+           'RunFailed', 'default_kernel', 'run_profile', 'run_cmd', 'overview', 'main']
 
 # %% ../nbs/99_pipeline.ipynb #350ce5a5
 NB_PATTERN = re.compile(r"^(?P<num>\d\d)(?P<sub>[a-z]?)_(?P<name>[A-Za-z0-9_]+)\.ipynb$")
@@ -35,7 +34,7 @@ def nbs_dir() -> Path:
     return project_root() / "nbs"
 
 def notebook_key(path: str | Path) -> str:
-    "`'01a'` for `01a_sample_corpus.ipynb`; raises for names that are not numbered notebooks."
+    "`'01a'` for `01c_sample_corpus.ipynb`; raises for names that are not numbered notebooks."
     m = NB_PATTERN.match(Path(path).name)
     if not m: raise ConfigError(f"{Path(path).name}: not a numbered notebook (expected NN_name.ipynb or NNx_name.ipynb)")
     return m["num"] + m["sub"]
@@ -64,29 +63,31 @@ def parameters_cell(nb, path: str | Path = "<notebook>"):
     if len(cells) != 1: raise ConfigError(f"{Path(path).name}: expected exactly one cell tagged 'parameters', found {len(cells)}")
     return cells[0]
 
+_PARAM_LINE = re.compile(r"^\s*([A-Za-z_]\w*)\s*:")
+
 def declared_parameters(path: str | Path) -> dict[str, dict]:
-    "`{name: {'type', 'default', 'help'}}` of the parameters cell of the notebook at `path` (literals only)."
+    "`{name: {'type', 'default', 'help'}}` of the parameters cell of the notebook at `path`, read by papermill."
     import nbformat
+    import papermill as pm
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
-    src = parameters_cell(nb, path).source
-    lines = src.splitlines()
+    src = parameters_cell(nbformat.read(path, as_version=4), path).source
+    seen = pm.inspect_notebook(str(path))
     out = {}
-    try: tree = ast.parse(src)
-    except SyntaxError as e: raise ConfigError(f"{path.name}: parameters cell line {e.lineno}: {e.msg}") from None
-    for node in tree.body:
-        where = f"{path.name}: parameters cell line {node.lineno}"
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None):
-            raise ConfigError(f"{where}: expected `name: type = literal  # help`")
-        try: default = ast.literal_eval(node.value)
-        except ValueError: raise ConfigError(f"{where}: default of {node.target.id!r} is not a literal") from None
-        typ = ast.unparse(node.annotation)
-        line = lines[node.lineno - 1]
-        help_ = line.split("#", 1)[1].strip() if "#" in line[node.end_col_offset:] else ""
-        if not help_: raise ConfigError(f"{where}: parameter {node.target.id!r} has no help comment")
-        if typ in _TYPES and not isinstance(default, _TYPES[typ]):
-            raise ConfigError(f"{where}: default {default!r} of {node.target.id!r} is not a {typ}")
-        out[node.target.id] = {"type": typ, "default": default, "help": help_}
+    for i, line in enumerate(src.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"): continue
+        where = f"{path.name}: parameters cell line {i}"
+        m = _PARAM_LINE.match(line)
+        if not m or m.group(1) not in seen:
+            raise ConfigError(f"{where}: papermill cannot read {line.strip()!r}: expected `name: type = literal  # help` "
+                              "(one '=' per line)")
+        p = seen[m.group(1)]
+        try: default = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError): raise ConfigError(f"{where}: default of {p['name']!r} is not a literal") from None
+        typ = p["inferred_type_name"]
+        if not (p.get("help") or "").strip(): raise ConfigError(f"{where}: parameter {p['name']!r} has no help comment")
+        if typ in _TYPES and (not isinstance(default, _TYPES[typ]) or (typ != "bool" and isinstance(default, bool))):
+            raise ConfigError(f"{where}: default {default!r} of {p['name']!r} is not a {typ}")
+        out[p["name"]] = {"type": typ, "default": default, "help": p["help"].strip()}
     return out
 
 # %% ../nbs/99_pipeline.ipynb #06b4fc3b
@@ -177,6 +178,20 @@ def prepare_notebook(path: str | Path, flags: Iterable[str]):
     nb.cells = kept
     return nb, dropped
 
+# %% ../nbs/99_pipeline.ipynb #dbda24ec
+def _kernel_manager_class():
+    from jupyter_client.manager import KernelManager
+    class IPCKernelManager(KernelManager):
+        "A local kernel that talks over IPC sockets in Jupyter's private runtime folder, not over TCP."
+        def __init__(self, **kw):
+            kw.setdefault("transport", "ipc")
+            super().__init__(**kw)
+    return IPCKernelManager
+
+def __getattr__(name: str):
+    if name == "IPCKernelManager": return _kernel_manager_class()   # jupyter_client is imported only for a run
+    raise AttributeError(name)
+
 # %% ../nbs/99_pipeline.ipynb #373e4cf3
 _PKGS = ("t2g2p2s", "numpy", "pandas", "torch", "transformers", "peft", "sentence-transformers", "diffusers",
          "pose-format", "papermill", "nbdev", "matplotlib")
@@ -260,6 +275,7 @@ def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = Non
             t0 = time.perf_counter()
             try:
                 pm.execute_notebook(str(src), str(dst), parameters=p, prepare_only=prepare_only, kernel_name=kernel_name, language="python",
+                                    kernel_manager_class=_kernel_manager_class(),
                                     cwd=str(cwd), progress_bar=False, log_output=False, request_save_on_cell_execute=True)
             except Exception as e:
                 rec.update(status="failed", seconds=round(time.perf_counter() - t0, 2), error=f"{type(e).__name__}: {str(e).strip()[-2000:]}")
@@ -277,9 +293,14 @@ def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = Non
     return manifest
 
 # %% ../nbs/99_pipeline.ipynb #b0c3bc7c
-def _cmd_run(a) -> int:
-    try:
-        m = run_profile(a.profile, only=a.only, run_id=a.run_id, prepare_only=a.prepare_only, nbs=a.nbs_dir)
+@command("run")
+def run_cmd(profile: str,                  # YAML profile, e.g. params/sample.yaml
+            only: str | None = None,       # comma-separated notebook keys, e.g. 02,05 or 01c
+            run_id: str | None = None,     # names runs/<run_id>/ (default: <profile>-<UTC time>)
+            prepare_only: bool = False,    # inject parameters and write the notebooks without executing them
+            nbs_dir: str | None = None) -> int:  # notebooks folder (default: the checkout's nbs/)
+    "Run the numbered notebooks with a profile (papermill)."
+    try: m = run_profile(profile, only=only, run_id=run_id, prepare_only=prepare_only, nbs=nbs_dir)
     except RunFailed as e:
         print(f"run failed: {e}", file=sys.stderr)
         return 1
@@ -289,88 +310,69 @@ def _cmd_run(a) -> int:
     print(f"  manifest: {out / 'manifest.json'}")
     try:
         from t2g2p2s.core import tier_root
-        fig = tier_root(load_profile(a.profile).get("tier", "sample")) / "figures"
-        if fig.is_dir(): print(f"  figures: {fig}")
-        print(f"  stage outputs: {tier_root(load_profile(a.profile).get('tier', 'sample'))}")
+        root = tier_root(load_profile(profile).get("tier", "sample"))
+        if (root / "figures").is_dir(): print(f"  figures: {root / 'figures'}")
+        print(f"  stage outputs: {root}")
     except ConfigError: pass
     return 0
 
-def _cmd_sample_build(a) -> int:
-    from t2g2p2s import sample_corpus
-    summary = sample_corpus.build_sample_corpus(a.out, seed=a.seed)
-    n = summary.get("transcripts") if isinstance(summary, dict) else None
-    print(f"sample corpus written to {Path(a.out).resolve()}" + (f" ({len(n) if isinstance(n, (list, dict)) else n} transcripts)" if n else ""))
-    return 0
-
-def _cmd_sample_serve(a) -> int:
-    from t2g2p2s import sample_corpus
-    sample_corpus.serve_corpus_forever(a.folder, port=a.port, host=a.host)
-    return 0
-
-#: stage subcommands: name -> (module, help[, entry function]). The entry function (default `cli_main`) takes
-#: `argv` and returns an exit status, with its own argparse parser; the module is imported only when its subcommand runs.
-STAGE_COMMANDS = {
-    "scrape": ("t2g2p2s.scrape", "download the Public DGS Corpus (or the local sample) politely and resumably"),
-    "transcripts": ("t2g2p2s.transcripts", "parse ELAN/SRT transcripts into sentence and gloss tables"),
-    "lexicon": ("t2g2p2s.lexicon", "build, inspect, import and export the gloss→pose lexicon"),
-    "text2gloss": ("t2g2p2s.text2gloss", "train, evaluate and run Text2Gloss models"),
-    "gloss2pose": ("t2g2p2s.gloss2pose", "glosses → pose sequence, pose video and MimicMotion config", "gloss2pose_cli"),
-    "translate": ("t2g2p2s.gloss2pose", "German sentence (or glosses) → glosses → pose sequence, pose video, MimicMotion config"),
-    "pose2sign": ("t2g2p2s.pose2sign", "pose sequence → signing video with MimicMotion"),
-    "evaluate": ("t2g2p2s.evaluation", "smoothness, DTW-MJE, stitched-vs-real, human-evaluation kit"),
-    "figures": ("t2g2p2s.figures", "regenerate the figures from the latest run and publish them to figures/"),
+#: command group -> the modules that declare its commands (imported only when the group runs)
+COMMAND_MODULES = {
+    "run": ("t2g2p2s.pipeline",),
+    "sample-corpus": ("t2g2p2s.sample_corpus",),
+    "scrape": ("t2g2p2s.scrape",),
+    "transcripts": ("t2g2p2s.transcript_tables",),
+    "lexicon": ("t2g2p2s.lexicon", "t2g2p2s.lexicon_build"),
+    "text2gloss": ("t2g2p2s.text2gloss",),
+    "translate": ("t2g2p2s.gloss2pose",),
+    "gloss2pose": ("t2g2p2s.gloss2pose",),
+    "pose2sign": ("t2g2p2s.pose2sign",),
+    "evaluate": ("t2g2p2s.pose_metrics", "t2g2p2s.evaluation"),
+    "figures": ("t2g2p2s.figures",),
 }
 
-#: (command, first argument) -> (module, function) for actions that live in a later stage's module than the
-#: command's own (imports flow downhill, so `lexicon` (05) cannot import gloss2pose (08)).
-STAGE_ROUTES = {("lexicon", "import-thesis"): ("t2g2p2s.gloss2pose", "import_thesis_cli")}
-
-def _run_stage_command(name: str, argv: Sequence[str]) -> int:
+def _import_group(group: str) -> None:
     import importlib
-    route = STAGE_ROUTES.get((name, argv[0] if argv else None))
-    if route:
-        return int(getattr(importlib.import_module(route[0]), route[1])(list(argv[1:])) or 0)
-    mod_name, _, *entry = STAGE_COMMANDS[name]
-    try: mod = importlib.import_module(mod_name)
-    except ModuleNotFoundError as e:
-        if e.name != mod_name: raise
-        raise ConfigError(f"`{name}` is not available in this version of t2g2p2s (module {mod_name} missing)") from None
-    return int(getattr(mod, entry[0] if entry else "cli_main")(list(argv)) or 0)
+    for m in COMMAND_MODULES[group]: importlib.import_module(m)
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `t2g2p2s` argument parser (subcommands register here)."
-    p = argparse.ArgumentParser(prog="t2g2p2s", description="German text → DGS glosses → poses → signing video: the t2g2p2s research compendium.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {package_versions(['t2g2p2s'])['t2g2p2s']}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    r = sub.add_parser("run", help="run the numbered notebooks with a profile (papermill)")
-    r.add_argument("profile", help="YAML profile, e.g. params/sample.yaml")
-    r.add_argument("--only", help="comma-separated notebook keys, e.g. 02,05 or 01a")
-    r.add_argument("--run-id", help="names runs/<run_id>/ (default: <profile>-<UTC time>)")
-    r.add_argument("--prepare-only", action="store_true", help="inject parameters and write the notebooks without executing them")
-    r.add_argument("--nbs-dir", help="notebooks folder (default: the checkout's nbs/)")
-    r.set_defaults(func=_cmd_run)
-    s = sub.add_parser("sample-corpus", help="the embedded sample corpus in the Public DGS Corpus formats")
-    ss = s.add_subparsers(dest="action", required=True, metavar="ACTION")
-    b = ss.add_parser("build", help="build the sample corpus (deterministic for a seed)")
-    b.add_argument("--out", required=True, help="output folder")
-    b.add_argument("--seed", type=int, default=0, help="RNG seed (default 0)")
-    b.set_defaults(func=_cmd_sample_build)
-    v = ss.add_parser("serve", help="serve a built sample corpus over HTTP like the portal (prints the base URL)")
-    v.add_argument("folder", help="folder written by `sample-corpus build`")
-    v.add_argument("--port", type=int, default=8765, help="port (0 = any free port; default 8765)")
-    v.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
-    v.set_defaults(func=_cmd_sample_serve)
-    for name, (_, help_, *_entry) in STAGE_COMMANDS.items():
-        c = sub.add_parser(name, help=help_, add_help=False, prefix_chars="\0")
-        c.add_argument("args", nargs=argparse.REMAINDER)
-        c.set_defaults(func=lambda a, _n=name: _run_stage_command(_n, a.args))
-    return p
+def _actions(group: str) -> dict[str, str]:
+    "`{action: command name}` of a group's commands (empty when the group is one command)."
+    return {n.split(" ", 1)[1]: n for n in COMMANDS if " " in n and n.split(" ", 1)[0] == group}
+
+def overview(groups: Sequence[str] | None = None) -> str:
+    "The command list `t2g2p2s --help` prints (the modules of `groups`, default all, are imported for it)."
+    lines = ["usage: t2g2p2s COMMAND [ARGS...]  (t2g2p2s COMMAND --help for a command's arguments)", "",
+             "German text → DGS glosses → poses → signing video: the t2g2p2s research compendium.", "", "commands:"]
+    for g in (groups or COMMAND_MODULES):
+        _import_group(g)
+        names = [g] if g in COMMANDS else sorted(_actions(g).values())
+        lines += [f"  {n:26s}{COMMANDS[n].summary}" for n in names]
+    return "\n".join(lines)
 
 def main(argv: Sequence[str] | None = None) -> int:
     "Entry point of the `t2g2p2s` console script."
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(overview(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    if argv[0] == "--version":
+        print(f"t2g2p2s {package_versions(['t2g2p2s'])['t2g2p2s']}")
+        return 0
+    group, rest = argv[0], argv[1:]
+    if group not in COMMAND_MODULES:
+        print(f"t2g2p2s: error: unknown command {group!r}; commands: {', '.join(COMMAND_MODULES)}", file=sys.stderr)
+        return 2
     try:
-        return int(args.func(args) or 0)
+        _import_group(group)
+        if group in COMMANDS: return run_command(group, rest)
+        actions = _actions(group)
+        if not rest or rest[0] in ("-h", "--help"):
+            print(overview([group]), file=sys.stdout if rest else sys.stderr)
+            return 0 if rest else 2
+        if rest[0] not in actions:
+            print(f"t2g2p2s {group}: error: unknown action {rest[0]!r}; actions: {', '.join(actions)}", file=sys.stderr)
+            return 2
+        return run_command(actions[rest[0]], rest[1:])
     except T2G2P2SError as e:
         print(f"t2g2p2s: error: {e}", file=sys.stderr)
         return 2

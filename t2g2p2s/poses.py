@@ -5,17 +5,14 @@
 # %% ../nbs/01_poses.ipynb #19be6a10
 from __future__ import annotations
 
-import codecs
 import copy
-import gzip
 import json
 import math
 import re
-import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,8 +22,7 @@ from .core import DataError, atomic_write, get_logger
 __all__ = ['OPENPOSE_137', 'coco18_from_body25_indices', 'COCO18_LIMBS', 'COCO_18', 'SKELS_50', 'KNOWN_SKELETONS',
            'OPENPOSE_ARRAYS', 'FACE70_FROM_MESH', 'MEDIAPIPE_COMPONENTS', 'Component', 'Skeleton', 'Pose',
            'concat_poses', 'PoseFileError', 'person_to_array', 'read_openpose_json', 'read_openpose_folder',
-           'openpose_person', 'write_openpose_folder', 'read_pose_file', 'write_pose_file', 'WrapperFrame',
-           'iter_dgs_wrapper', 'read_dgs_wrapper', 'write_dgs_wrapper', 'read_skels', 'write_skels',
+           'openpose_person', 'write_openpose_folder', 'read_pose_file', 'write_pose_file', 'read_skels', 'write_skels',
            'mediapipe_to_openpose', 'body25_to_coco18', 'draw_pose', 'pose_strip']
 
 # %% ../nbs/01_poses.ipynb #fdbd6ec5
@@ -485,249 +481,6 @@ def write_pose_file(pose: Pose, path: str | Path) -> Path:
                          pose.data[:, None, :, 2].copy())
     path = Path(path)
     with atomic_write(path, "wb") as f: PFPose(header, body).write(f)
-    return path
-
-# %% ../nbs/01_poses.ipynb #b79094c7
-class WrapperFrame(NamedTuple):
-    "One frame of a DGS-Korpus OpenPose wrapper file."
-    transcript_id: str
-    camera: str
-    width: int
-    height: int
-    frame: int
-    people: list
-
-_WS = re.compile(r"[ \t\n\r]*")
-_FRAME_KEY = re.compile(r'[ \t\n\r]*"(\d+)"[ \t\n\r]*:')
-_DECODER = json.JSONDecoder()
-_NEAR_END = 64   # an error this close to the end of the buffer may be a value cut by the chunk boundary
-
-def _open_binary(path: Path):
-    "The file's bytes, through gzip when it starts with the gzip magic bytes."
-    f = open(path, "rb")
-    if f.read(2) == b"\x1f\x8b":
-        f.seek(0)
-        return gzip.GzipFile(fileobj=f, mode="rb"), f
-    f.seek(0)
-    return f, f
-
-class _TextStream:
-    "A cursor over a (gzipped) UTF-8 file read in chunks: whitespace skipping, expected characters, one JSON value at a time."
-    def __init__(self, path: Path, chunk_size: int, max_value_chars: int):
-        self.path, self.chunk, self.max_value = path, int(chunk_size), int(max_value_chars)
-        self.f, self.raw = _open_binary(path)
-        self.decoder = codecs.getincrementaldecoder("utf-8")()
-        self.buf, self.pos, self.dropped, self.eof, self.truncated = "", 0, 0, False, False
-        self.where = "start of file"
-
-    def close(self):
-        self.f.close(); self.raw.close()
-
-    def error(self, msg: str, at: int | None = None) -> PoseFileError:
-        off = self.dropped + (self.pos if at is None else at)
-        if self.truncated: msg = f"truncated gzip file (the compressed stream ends early); {msg}"
-        return PoseFileError(f"{msg} (at character {off})", self.path, self.where)
-
-    def fill(self, size: int | None = None) -> bool:
-        "Append the next chunk of at least `size` bytes (default: the chunk size), dropping consumed text; False at end of file."
-        if self.eof: return False
-        size = max(self.chunk, size or 0)
-        pieces, n = [], 0
-        while n < size:                  # read1 keeps what was decompressed before a truncated gzip stream ends
-            try: b = self.f.read1(size - n)
-            except EOFError: b, self.truncated = b"", True
-            except (gzip.BadGzipFile, zlib.error) as e: raise self.error(f"corrupt gzip data ({e})", len(self.buf)) from None
-            if not b: break
-            pieces.append(b); n += len(b)
-        b = b"".join(pieces)
-        try: s = self.decoder.decode(b, final=not b)
-        except UnicodeDecodeError as e: raise self.error(f"not UTF-8 text ({e.reason})", len(self.buf)) from None
-        if not b: self.eof = True
-        if not s: return not self.eof and self.fill(size)
-        self.dropped += self.pos
-        self.buf = self.buf[self.pos:] + s
-        self.pos = 0
-        return True
-
-    def peek(self) -> str:
-        "The next non-whitespace character without consuming it ('' at end of file)."
-        while True:
-            self.pos = _WS.match(self.buf, self.pos).end()
-            if self.pos < len(self.buf): return self.buf[self.pos]
-            if not self.fill(): return ""
-
-    def expect(self, chars: str, what: str) -> str:
-        c = self.peek()
-        if c == "": raise self.error(f"file ends where {what} was expected (truncated file?)")
-        if c not in chars: raise self.error(f"expected {what}, found {self.buf[self.pos:self.pos + 20]!r}")
-        self.pos += 1
-        return c
-
-    def value(self) -> Any:
-        "Decode one JSON value at the cursor, reading more text while it may be cut by the end of the buffer."
-        if self.peek() == "": raise self.error("file ends where a JSON value was expected (truncated file?)")
-        while True:
-            try:
-                v, end = _DECODER.raw_decode(self.buf, self.pos)
-                if end < len(self.buf) or self.eof or not self.fill():   # a number at the buffer end may continue
-                    self.pos = end
-                    return v
-                continue
-            except json.JSONDecodeError as e:
-                cut = e.msg.startswith("Unterminated string") or e.pos >= len(self.buf) - _NEAR_END
-                if not cut: raise self.error(f"invalid JSON: {e.msg}", e.pos) from None
-                if len(self.buf) - self.pos > self.max_value:
-                    raise self.error(f"a JSON value longer than {self.max_value} characters (corrupt file, or raise max_frame_chars)") from None
-                if not self.fill(len(self.buf) - self.pos):            # doubling: linear time even for huge values
-                    if e.msg.startswith("Unterminated string") or e.pos >= len(self.buf) - 8:
-                        raise self.error(f"file ends inside a JSON value (truncated file?): {e.msg}", e.pos) from None
-                    raise self.error(f"invalid JSON: {e.msg}", e.pos) from None
-
-    def key(self) -> str:
-        k = self.value()
-        if not isinstance(k, str): raise self.error(f"expected an object key, found {k!r}")
-        self.expect(":", "':'")
-        return k
-
-_RECORD_KEYS = ("id", "camera", "width", "height")
-
-def _record_header(h: dict, s: _TextStream) -> dict:
-    missing = [k for k in _RECORD_KEYS if k not in h]
-    if missing:
-        raise s.error(f"'frames' comes before {', '.join(missing)} in this camera record; the streaming reader needs "
-                      f"id, camera, width and height first (rewrite the file with write_dgs_wrapper)")
-    if not isinstance(h["id"], (str, int)) or isinstance(h["id"], bool): raise s.error(f"record id must be a string, got {h['id']!r}")
-    if not isinstance(h["camera"], str): raise s.error(f"camera must be a string, got {h['camera']!r}")
-    for k in ("width", "height"):
-        v = h[k]
-        if isinstance(v, float) and v.is_integer(): v = int(v)
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0: raise s.error(f"{k} must be a positive integer, got {h[k]!r}")
-        h[k] = v
-    return {"id": str(h["id"]), "camera": h["camera"], "width": h["width"], "height": h["height"]}
-
-def _wrapper_events(s: _TextStream) -> Iterator[dict | tuple[int, list]]:
-    "Yield each record header (a dict) when its frames start, then `(frame, people)` for each of its frames."
-    c = s.peek()
-    if c == "": raise s.error("empty file")
-    if c != "[": raise s.error(f"expected a JSON list of camera records, found {s.buf[s.pos:s.pos + 20]!r}")
-    s.pos += 1
-    if s.peek() == "]": s.pos += 1
-    else:
-        ri = 0
-        while True:
-            s.where = f"record {ri}"
-            s.expect("{", "a camera record '{'")
-            head, seen_frames = {}, False
-            if s.peek() == "}": raise s.error("empty camera record")
-            while True:
-                k = s.key()
-                if k != "frames": head[k] = s.value()
-                else:
-                    h = _record_header(head, s)
-                    cam, seen_frames = h["camera"], True
-                    s.where = f"camera {cam}, frames"
-                    yield h
-                    s.expect("{", "the frames object '{'")
-                    if s.peek() == "}": s.pos += 1
-                    else:
-                        while True:
-                            m = _FRAME_KEY.match(s.buf, s.pos)
-                            if m is not None and m.end() < len(s.buf):
-                                s.pos = m.end(); n = int(m.group(1))
-                            else:
-                                s.where = f"camera {cam}, frame key"
-                                k2 = s.key()
-                                if not k2.isdigit(): raise s.error(f"frame key {k2!r} is not a frame number")
-                                n = int(k2)
-                            s.where = f"camera {cam}, frame {n}"
-                            fr = s.value()
-                            if not isinstance(fr, dict): raise s.error(f"frame must be a JSON object, got {type(fr).__name__}")
-                            people = fr.get("people")
-                            if not isinstance(people, list): raise s.error("frame has no 'people' list")
-                            yield n, people
-                            if s.expect(",}", "',' or '}' after a frame") == "}": break
-                    s.where = f"camera {cam}, after frames"
-                if s.expect(",}", "',' or '}' in a camera record") == "}": break
-            if not seen_frames: raise s.error(f"camera record without 'frames' (keys: {sorted(head)})")
-            if s.expect(",]", "',' or ']' after a camera record") == "]": break
-            ri += 1
-    s.where = "end of file"
-    if s.peek() != "": raise s.error("unexpected data after the list of camera records")
-    if s.truncated: raise s.error("the JSON is complete but the gzip trailer is missing")
-
-def iter_dgs_wrapper(path: str | Path, cameras: Iterable[str] | str | None = None, *, chunk_size: int = 1 << 20,
-                     max_frame_chars: int = 1 << 24) -> Iterator[WrapperFrame]:
-    "Stream a DGS-Korpus OpenPose file (`.json` or `.json.gz`) frame by frame, camera by camera, in bounded memory."
-    want = None if cameras is None else ({cameras} if isinstance(cameras, str) else set(cameras))
-    s = _TextStream(Path(path), chunk_size, max_frame_chars)
-    try:
-        h, keep = None, False
-        for ev in _wrapper_events(s):
-            if isinstance(ev, dict): h, keep = ev, want is None or ev["camera"] in want
-            elif keep: yield WrapperFrame(h["id"], h["camera"], h["width"], h["height"], ev[0], ev[1])
-    finally:
-        s.close()
-
-def read_dgs_wrapper(path: str | Path, camera: str = "a1", person: str | int = "best", start: int | None = None,
-                     end: int | None = None, *, chunk_size: int = 1 << 20) -> Pose:
-    "One camera of a DGS-Korpus OpenPose file → `OPENPOSE_137` pose at 50 fps in pixels; frames [start, end), absent ones missing."
-    path = Path(path)
-    s = _TextStream(path, chunk_size, 1 << 24)
-    head, frames, cams = None, {}, []
-    lo = 0 if start is None else int(start)
-    try:
-        for ev in _wrapper_events(s):
-            if isinstance(ev, dict):
-                if head is not None: break                      # the requested record is complete
-                cams.append(ev["camera"])
-                if ev["camera"] == camera: head = ev
-                continue
-            if head is None: continue
-            n, people = ev
-            if n < lo or (end is not None and n >= end): continue
-            if n in frames: raise PoseFileError(f"frame {n} appears twice", path, f"camera {camera}, frame {n}")
-            a = _select_person(people, person, path, f"camera {camera}, frame {n}")
-            frames[n] = a
-    finally:
-        s.close()
-    if head is None: raise PoseFileError(f"no record for camera {camera!r} (cameras in file: {cams})", path)
-    hi = int(end) if end is not None else (max(frames) + 1 if frames else lo)
-    data = np.zeros((max(hi - lo, 0), 137, 3), np.float32)
-    for n, a in frames.items():
-        if a is not None: data[n - lo] = a
-    return Pose(data, OPENPOSE_137, 50.0, head["width"], head["height"],
-                meta={"source": str(path), "transcript_id": head["id"], "camera": camera, "first_frame": lo})
-
-# %% ../nbs/01_poses.ipynb #0f4b2ff6
-def write_dgs_wrapper(path: str | Path, records: Iterable[Mapping], compresslevel: int = 6) -> Path:
-    "Write camera records `{id, camera, width, height, frames}` (frames: mapping or iterable of (frame, people)) atomically."
-    path = Path(path)
-    gz = path.name.endswith(".gz")
-    with atomic_write(path, "wb") as raw:
-        out = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) if gz else raw
-        parts, size = [], 0
-        def put(s: str):
-            nonlocal size
-            parts.append(s); size += len(s)
-            if size > 1 << 20: out.write("".join(parts).encode("utf-8")); parts.clear(); size = 0
-        put("[")
-        for i, rec in enumerate(records):
-            missing = [k for k in (*_RECORD_KEYS, "frames") if k not in rec]
-            if missing: raise ValueError(f"record {i} lacks {missing}")
-            w, h = _check_frame_size(rec["width"], rec["height"])
-            if w is None: raise ValueError(f"record {i}: width and height are required")
-            rid = rec["id"] if isinstance(rec["id"], str) else str(rec["id"])
-            put(("," if i else "") + f'{{"id":{_dumps(rid)},"camera":{_dumps(str(rec["camera"]))},"width":{w},"height":{h},"frames":{{')
-            fr = rec["frames"]
-            items = sorted(fr.items()) if isinstance(fr, Mapping) else fr
-            for j, (n, people) in enumerate(items):
-                if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0: raise ValueError(f"record {i}: frame number {n!r} is not a non-negative int")
-                if not isinstance(people, list): raise ValueError(f"record {i}, frame {n}: people must be a list of person dicts")
-                put(("," if j else "") + f'"{int(n)}":' + _dumps({"version": 1.3, "people": people}))
-            put("}}")
-        put("]")
-        out.write("".join(parts).encode("utf-8"))
-        if gz: out.close()
     return path
 
 # %% ../nbs/01_poses.ipynb #d51bda4d

@@ -5,8 +5,8 @@
 # %% ../nbs/02_scrape.ipynb #83588794
 from __future__ import annotations
 
-import argparse
 import collections
+import contextlib
 import csv
 import dataclasses
 import email.utils
@@ -16,7 +16,6 @@ import itertools
 import os
 import posixpath
 import re
-import sys
 import time
 import urllib.parse
 import zlib
@@ -28,8 +27,8 @@ import urllib3
 from bs4 import BeautifulSoup
 
 from . import __version__
-from .core import (ConfigError, DataError, T2G2P2SError, atomic_write, get_logger, progress, read_json,
-                          resolve_inside, safe_name, sha256_file, to_json, write_json, write_text)
+from .core import (ConfigError, DataError, T2G2P2SError, atomic_write, command, get_logger, progress, read_json,
+                          resolve_inside, safe_name, sha256_file, stage_outputs, to_json, write_json, write_text)
 
 # %% auto #0
 __all__ = ['log', 'RELEASES', 'DEFAULT_BASE_URL', 'LIST_PAGE', 'TYPES_PAGE', 'USER_AGENT', 'CORE_KINDS', 'VIDEO_KINDS',
@@ -37,7 +36,7 @@ __all__ = ['log', 'RELEASES', 'DEFAULT_BASE_URL', 'LIST_PAGE', 'TYPES_PAGE', 'US
            'normalise_base_url', 'TranscriptLinks', 'column_key', 'url_file_name', 'id_from_file_name',
            'parse_transcript_list', 'parse_types_list', 'GzipVerifier', 'verify_gzip_bytes', 'FetchError',
            'parse_retry_after', 'same_host', 'ScrapeReport', 'load_manifest', 'save_manifest', 'Scraper',
-           'write_transcripts_csv', 'scrape_corpus', 'TranscriptFiles', 'list_downloaded', 'build_parser', 'cli_main']
+           'write_transcripts_csv', 'scrape_corpus', 'make_raw', 'TranscriptFiles', 'list_downloaded', 'scrape_cmd']
 
 # %% ../nbs/02_scrape.ipynb #3c709764
 log = get_logger(__name__)
@@ -565,6 +564,26 @@ def scrape_corpus(base_url: str = DEFAULT_BASE_URL, out: str | os.PathLike = "ra
                  session=session, **kw) as s:
         return s.run(limit=limit, with_videos=with_videos)
 
+# %% ../nbs/02_scrape.ipynb #30253d42
+def make_raw(tier: str = "sample", seed: int = 0, base_url: str = "", limit: int = 0, delay: float = -1.0,
+             with_videos: bool = False) -> ScrapeReport:
+    """Download the corpus into the `raw` stage of `tier` (the stage registry's maker). Without `base_url` the source
+    is the sample corpus (stage `sample_corpus`, served on localhost) on the sample tier and release 3 on the full
+    tier; `delay` < 0 is 0 s on localhost and 1 s elsewhere. An incomplete download is an error, so the stage is
+    not stamped finished (its manifest keeps what arrived, and the next run resumes)."""
+    out = stage_outputs("raw", tier).folder
+    with contextlib.ExitStack() as stack:
+        if base_url: source = base_url
+        elif tier == "sample":
+            from t2g2p2s.sample_corpus import serve_corpus
+            source = stack.enter_context(serve_corpus(stage_outputs("sample_corpus", tier).folder))
+        else: source = DEFAULT_BASE_URL
+        local = urllib.parse.urlsplit(source).hostname in ("127.0.0.1", "localhost", "::1")
+        pause = delay if delay >= 0 else (0.0 if local else 1.0)
+        report = scrape_corpus(source, out, limit=limit or None, with_videos=with_videos, delay=pause)
+    if not report.ok: raise DataError(f"download incomplete, {len(report.failed)} file(s) failed: {report.failed[:3]}", out)
+    return report
+
 # %% ../nbs/02_scrape.ipynb #7bf3d47d
 @dataclasses.dataclass
 class TranscriptFiles:
@@ -607,34 +626,24 @@ def list_downloaded(out: str | os.PathLike) -> list[TranscriptFiles]:
     return [found[k] for k in sorted(found)]
 
 # %% ../nbs/02_scrape.ipynb #4c28cb82
-def build_parser() -> argparse.ArgumentParser:
-    "The argument parser of `t2g2p2s scrape`."
-    p = argparse.ArgumentParser(prog="t2g2p2s scrape", description="Download the Public DGS Corpus (ELAN, SRT, OpenPose; videos on request) politely and resumably.")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--base-url", help=f"portal base URL (default: release 3, {DEFAULT_BASE_URL})")
-    src.add_argument("--release", choices=sorted(RELEASES), help="shortcut for a release's base URL")
-    p.add_argument("--out", required=True, help="output folder (manifest.json, transcripts.csv, types.txt, one folder per transcript)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N listed transcripts (0 = all)")
-    p.add_argument("--with-videos", action="store_true", help="also download videos A, B and the total view (very large)")
-    p.add_argument("--delay", type=float, default=1.0, help="seconds between requests (default 1)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds before a silent connection counts as broken (default 60)")
-    p.add_argument("--max-retries", type=int, default=5, help="retries per file on 429, 5xx and broken connections (default 5)")
-    p.add_argument("--backoff", type=float, default=1.0, help="first retry wait in seconds, doubled per retry up to 60 (default 1)")
-    p.add_argument("--no-verify-existing", action="store_true", help="trust size instead of re-hashing complete files on resume")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    return p
+@command("scrape", choices={"release": sorted(RELEASES)})
+def scrape_cmd(*, out: str,                  # output folder (manifest.json, transcripts.csv, types.txt, one folder per transcript)
+               base_url: str | None = None,  # portal base URL (default: release 3)
+               release: str | None = None,   # shortcut for a release's base URL (instead of --base-url)
+               limit: int = 0,               # only the first N listed transcripts (0 = all)
+               with_videos: bool = False,    # also download videos A, B and the total view (very large)
+               delay: float = 1.0,           # seconds between requests
+               timeout: float = 60.0,        # seconds before a silent connection counts as broken
+               max_retries: int = 5,         # retries per file on 429, 5xx and broken connections
+               backoff: float = 1.0,         # first retry wait in seconds, doubled per retry up to 60
+               verify_existing: bool = True, # re-hash complete files on resume (off: trust their size)
+               json: bool = False) -> int:   # print the report as JSON
+    """Download the Public DGS Corpus (ELAN, SRT, OpenPose; videos on request) politely and resumably.
 
-def cli_main(argv: Sequence[str] | None = None) -> int:
-    "`t2g2p2s scrape ARGS`: run a scrape and print its report; 0 when every listed file is complete, 1 when not, 2 on bad arguments."
-    try: a = build_parser().parse_args(list(argv) if argv is not None else None)
-    except SystemExit as e: return int(e.code or 0)
-    base = a.base_url or (release_url(a.release) if a.release else DEFAULT_BASE_URL)
-    try:
-        report = scrape_corpus(base, a.out, limit=a.limit or None, with_videos=a.with_videos, delay=a.delay,
-                               timeout=a.timeout, max_retries=a.max_retries, backoff=a.backoff,
-                               verify_existing=not a.no_verify_existing)
-    except ConfigError as e:
-        print(f"t2g2p2s scrape: error: {e}", file=sys.stderr)
-        return 2
-    print(to_json(report.to_dict()) if a.json else report.summary(), end="" if a.json else "\n")
+    Exit status 0 when every listed file is complete, 1 when not, 2 on bad arguments."""
+    if base_url and release: raise ConfigError("give --base-url or --release, not both")
+    base = base_url or (release_url(release) if release else DEFAULT_BASE_URL)
+    report = scrape_corpus(base, out, limit=limit or None, with_videos=with_videos, delay=delay, timeout=timeout,
+                           max_retries=max_retries, backoff=backoff, verify_existing=verify_existing)
+    print(to_json(report.to_dict()) if json else report.summary(), end="" if json else "\n")
     return 0 if report.ok else 1

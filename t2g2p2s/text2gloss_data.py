@@ -9,15 +9,15 @@ import dataclasses
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
-from .core import ConfigError, DataError, data_dir, get_logger, stage_path, write_json, write_text
+from .core import ConfigError, DataError, data_dir, get_logger, stage_outputs, write_json, write_text
 
 # %% auto #0
 __all__ = ['log', 'PHOENIX_SPLITS', 'SOURCES', 'Pair', 'gloss_tokens', 'gloss_string', 'read_parallel', 'write_parallel',
            'phoenix_eval_convention', 'phoenix_dir', 'phoenix_files', 'load_phoenix', 'register_source',
            'available_sources', 'load_pairs', 'german_number', 'german_ordinal_dative', 'to_phoenix_text',
-           'ngram_counts', 'corpus_stats', 'write_source']
+           'ngram_counts', 'corpus_stats', 'write_source', 'make_text2gloss_data']
 
 # %% ../nbs/04_text2gloss_data.ipynb #3586d3d2
 log = get_logger(__name__)
@@ -239,7 +239,7 @@ def corpus_stats(pairs: Sequence[Pair], reference: Sequence[Pair] | None = None)
 
 def write_source(source: str, splits: Sequence[str], tier: str = "sample", reference_split: str = "train") -> dict:
     "Write each split of `source` as `<stage>/<source>/<split>.{de,gloss}` plus `stats.json`; returns the stats."
-    folder = stage_path("text2gloss_data", tier) / source
+    folder = stage_outputs("text2gloss_data", tier).folder / source
     data = {s: load_pairs(source, s) for s in splits}
     ref = data.get(reference_split)
     stats = {}
@@ -248,3 +248,8 @@ def write_source(source: str, splits: Sequence[str], tier: str = "sample", refer
         stats[s] = corpus_stats(pairs, ref if s != reference_split else None)
     write_json(folder / "stats.json", {"source": source, "splits": stats})
     return stats
+
+# %% ../nbs/04_text2gloss_data.ipynb #8968f353
+def make_text2gloss_data(tier: str = "sample", seed: int = 0) -> dict:
+    "Write the PHOENIX-2014T splits of the `text2gloss_data` stage of `tier` (the registry's maker; see `write_source`)."
+    return write_source("phoenix", PHOENIX_SPLITS, tier=tier)

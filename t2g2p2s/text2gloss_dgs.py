@@ -20,39 +20,20 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, DataError, get_logger, stage_path, write_json, write_text
+from .core import ConfigError, DataError, get_logger, provenance, stage_outputs, write_json, write_text
 from .text2gloss_data import Pair, gloss_string, ngram_counts, read_parallel, register_source, write_parallel
 
 # %% auto #0
 __all__ = ['log', 'PAIR_COLUMNS', 'HAND_ORDER', 'THESIS_SEEDS', 'SPLIT_PARTS', 'DEFAULT_EMBEDDING_MODEL', 'LEAK_REASONS',
-           'REPORT_COLUMNS', 'BUCKETS', 'BUCKET_LABELS', 'DATASET_COLORS', 'transcripts_inputs', 'dgs_pairs',
-           'to_pairs', 'pairs_frame', 'gloss_inventory', 'document_splits', 'split_sizes', 'normalise_text',
-           'load_embedding_model', 'embed', 'leakage_report', 'LeakageError', 'leakage_summary', 'assert_no_leakage',
-           'drop_leaks', 'make_dgs_splits', 'dgs_folder', 'write_thesis_csv', 'write_split', 'load_dgs', 'words_of',
-           'gloss_buckets', 'dataset_statistics', 'write_statistics', 'plot_length_distributions',
+           'REPORT_COLUMNS', 'BUCKETS', 'BUCKET_LABELS', 'DATASET_COLORS', 'dgs_pairs', 'to_pairs', 'pairs_frame',
+           'gloss_inventory', 'document_splits', 'split_sizes', 'normalise_text', 'load_embedding_model', 'embed',
+           'leakage_report', 'LeakageError', 'leakage_summary', 'assert_no_leakage', 'drop_leaks', 'make_dgs_splits',
+           'dgs_folder', 'write_thesis_csv', 'write_split', 'load_dgs', 'words_of', 'gloss_buckets',
+           'dataset_statistics', 'write_statistics', 'make_text2gloss_dgs', 'plot_length_distributions',
            'plot_gloss_occurrences', 'plot_gloss_buckets']
 
 # %% ../nbs/04a_text2gloss_dgs.ipynb #07c1c587
 log = get_logger(__name__)
-
-def transcripts_inputs(tier: str = "sample", seed: int = 0, n_jobs: int = 1) -> tuple[Path, Path, tuple[str, ...]]:
-    """(`sentences.parquet`, `tokens.parquet`, stages built here) of `tier`. On the sample tier, missing tables are
-    built with notebook 01a's sample corpus and notebook 03's default rules into their own stage folders."""
-    tdir = stage_path("transcripts", tier)
-    sen, tok = tdir / "sentences.parquet", tdir / "tokens.parquet"
-    built: list[str] = []
-    if not (sen.is_file() and tok.is_file()):
-        if tier != "sample":
-            raise ConfigError(f"no transcripts tables in {tdir}: run notebook 03_transcripts (or `t2g2p2s transcripts`) first")
-        from t2g2p2s import sample_corpus, transcripts
-        corpus = stage_path("sample_corpus", tier)
-        if not (corpus / "MANIFEST.json").is_file():
-            sample_corpus.build_sample_corpus(corpus, seed=seed); built.append("sample_corpus")
-        eafs = [p for p in transcripts.find_inputs(corpus) if p.suffix.lower() == ".eaf"]
-        S, T, summary = transcripts.transcripts_table(eafs, transcripts.RuleSet.default(), n_jobs=n_jobs)
-        transcripts.write_tables(tdir, S, T, dict(summary, provenance={"built_by": "text2gloss_dgs.transcripts_inputs", "seed": seed}))
-        built.append("transcripts")
-    return sen, tok, tuple(built)
 
 # %% ../nbs/04a_text2gloss_dgs.ipynb #eaed4b51
 PAIR_COLUMNS = ("transcript_id", "speaker", "sentence_id", "german", "glosses")
@@ -343,7 +324,7 @@ def make_dgs_splits(pairs: pd.DataFrame, seeds: Sequence[int] = THESIS_SEEDS, de
 # %% ../nbs/04a_text2gloss_dgs.ipynb #42cb11c1
 def dgs_folder(tier: str = "sample", create: bool = True) -> Path:
     "`<text2gloss-data stage>/dgs`: the DGS-Korpus pairs of `tier`."
-    return stage_path("text2gloss_data", tier, create=create) / "dgs"
+    return stage_outputs("text2gloss_dgs", tier).folder / "dgs"
 
 def write_thesis_csv(pairs: Sequence[Pair], path: str | Path) -> Path:
     "The thesis's CSV (§2.5): header `full_sentence,glosses`, glosses comma-joined without spaces, every field quoted."
@@ -491,6 +472,33 @@ def write_statistics(stats: Mapping[str, Any], folder: str | Path) -> dict[str, 
     paths = {name: write_text(folder / name, text) for name, text in files.items()}
     paths["summary.json"] = write_json(folder / "summary.json", stats["summary"])
     return paths
+
+# %% ../nbs/04a_text2gloss_dgs.ipynb #266b9949
+def make_text2gloss_dgs(tier: str = "sample", seed: int = 0, dev_fraction: float = 0.1, test_fraction: float = 0.1,
+                        paraphrase_threshold: float = 0.9, fuzzy_threshold: float = 90.0, use_embeddings: bool = True,
+                        device: str = "cpu", run_id: str = "dev") -> dict[str, Any]:
+    "Write the DGS-Korpus pairs, splits and statistics of `tier` (the `text2gloss_dgs` stage's maker)."
+    from t2g2p2s.text2gloss_data import load_phoenix
+    tr = stage_outputs("transcripts", tier)
+    sen, tok = pd.read_parquet(tr.sentences), pd.read_parquet(tr.tokens)
+    out = stage_outputs("text2gloss_dgs", tier).folder
+    pairs = dgs_pairs(sen, tok)
+    inventory = write_text(out / "dgs" / "gloss_inventory.csv", gloss_inventory(tok, pairs).to_csv(index=False))
+    resplits = make_dgs_splits(pairs, THESIS_SEEDS, dev_fraction, test_fraction, threshold=paraphrase_threshold,
+                               fuzzy_threshold=fuzzy_threshold, embeddings=use_embeddings, device=device, cache={})
+    params = dict(tier=tier, seed=seed, dev_fraction=dev_fraction, test_fraction=test_fraction,
+                  paraphrase_threshold=paraphrase_threshold, fuzzy_threshold=fuzzy_threshold,
+                  use_embeddings=use_embeddings)
+    prov = provenance("04a_text2gloss_dgs", params, [tr.sentences, tr.tokens], run_id=run_id)
+    splits = {k: write_split(r["parts"], dgs_folder(tier) / f"split{k}", leakage_summary(r["dropped"]),
+                             extra={"seed": r["seed"], "dev_fraction": dev_fraction, "test_fraction": test_fraction,
+                                    "group": "transcript_id", "provenance": prov})
+              for k, r in resplits.items()}
+    stats = {}
+    for name, p in (("dgs", pairs), ("phoenix-train", load_phoenix("train"))):
+        write_statistics(dataset_statistics(p), out / "stats" / name)
+        stats[name] = out / "stats" / name
+    return {"inventory": inventory, "resplits": resplits, "splits": splits, "stats": stats}
 
 # %% ../nbs/04a_text2gloss_dgs.ipynb #ca97d182
 DATASET_COLORS = {"dgs": "tab:orange", "bt-2": "tab:blue", "phoenix-train": "tab:green", "phoenix": "tab:green"}

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from t2g2p2s.core import read_json, write_json
-from t2g2p2s.figures import (FIGURES, FigureInputs, MissingInput, cli_main, fig_text2gloss_metrics, make_figures,
+from t2g2p2s.core import run_command
+from t2g2p2s.figures import (FIGURES, FigureInputs, MissingInput, fig_text2gloss_metrics, make_figures,
                              publish_figures, read_text2gloss_stats, stretching_counts, transition_example)
 from t2g2p2s.lexicon import Lexicon, LexiconWriter
 from t2g2p2s.text2gloss_data import Pair
@@ -163,7 +164,7 @@ def test_publish_copies_prunes_and_keeps_readme(inputs, tmp_path):
     assert publish_figures(src, dst)["copied"] == []
     buf = io.StringIO()
     with contextlib.redirect_stderr(buf):
-        assert cli_main(["--no-regenerate", "--src", str(src), "--dst", str(dst), "--no-prune"]) == 0
+        assert run_command("figures", ["--no-regenerate", "--src", str(src), "--dst", str(dst), "--no-prune"]) == 0
     assert "0 copied" in buf.getvalue()
     with pytest.raises(Exception, match="no figures"):
         publish_figures(tmp_path / "empty", dst)

@@ -1,219 +1,61 @@
-"""Tests of t2g2p2s.lexicon: thesis-spec §10 items 13 and 14 (each also run against an emulation of the thesis's
-behaviour, which must fail the same check), store round trips, spoken-to-signed export/import, bounded memory,
-Dask = process pool, and bad inputs (reported with transcript id and place, skipped, no partial files)."""
-import contextlib
+"""Tests of t2g2p2s.lexicon: the quality score, store round trips, the one reader (`Lexicon`: its index.json written,
+rebuilt when missing or stale, a read-only folder still opens, no pandas to read a pose), spoken-to-signed
+export/import, the thesis-dictionary importer (streamed, bad input named) and the `lexicon info`, `export-s2s`,
+`import-s2s` and `import-thesis` commands. Everything is written in tmp_path."""
 import gzip
-import io
 import json
 import math
-import tracemalloc
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from t2g2p2s.core import data_dir
-from t2g2p2s.lexicon import (FRAME_BYTES, INDEX_CSV_COLUMNS, Lexicon, LexiconError, LexiconWriter, build_lexicon,
-                             candidate_spans, choose_person, cli_main, export_spoken_to_signed, extract_transcript,
-                             import_spoken_to_signed, quality_components, span_frames)
-from t2g2p2s.poses import OPENPOSE_137, PoseFileError
+import t2g2p2s.lexicon as lexicon_module
+from t2g2p2s.core import ConfigError, DataError, data_dir, run_command
+from t2g2p2s.gloss2pose import Gloss2Pose
+from t2g2p2s.lexicon import (ENTRY_COLUMNS, FRAME_BYTES, INDEX_CSV_COLUMNS, INDEX_JSON, THESIS_ARRAYS, THESIS_BODY13,
+                             Entry, Lexicon, LexiconError, LexiconWriter, export_spoken_to_signed,
+                             import_spoken_to_signed, import_thesis_dictionary, iter_thesis_dictionary,
+                             quality_components)
+from t2g2p2s.poses import OPENPOSE_137
 
-W, H = 1280, 720
-KEYS = (("pose_keypoints_2d", 0, 25), ("face_keypoints_2d", 25, 95), ("hand_left_keypoints_2d", 95, 116),
-        ("hand_right_keypoints_2d", 116, 137))
-CAM_BASE = {"a1": 100.0, "b1": 400.0, "c": 700.0}   # x offset per camera: tells which camera a frame came from
-THESIS_UPPER = (0, 1, 2, 3, 4, 5, 6, 7, 8, 15, 16, 17, 18)
+from synthetic import GLOSSES, H, W, FakeEncoder, signer, write_lexicon
 
 
-# ---------------------------------------------------------------- fixtures written with plain json + gzip
-
-def signer(camera: str, f: int, conf: float = 0.9, face_conf: float | None = None, hand_conf: float | None = None,
-           person: int = 0) -> np.ndarray:
-    "A (137, 3) array whose values name camera, frame and person (multiples of 1/4: exact in float32 and JSON)."
+def camera_frame(f: int, conf: float = 0.9) -> np.ndarray:
+    "A (137, 3) frame of camera a1 whose values name the frame (multiples of 1/4: exact in float32 and JSON)."
     a = np.zeros((137, 3), np.float64)
-    a[:, 0] = CAM_BASE[camera] + f + 0.25 * person
-    a[:, 1] = 50.0 + np.arange(137) + 0.5 * person
+    a[:, 0] = 100.0 + f
+    a[:, 1] = 50.0 + np.arange(137)
     a[:, 2] = conf
-    if face_conf is not None: a[25:95, 2] = face_conf
-    if hand_conf is not None: a[95:137, 2] = hand_conf
-    a[a[:, 2] == 0, :2] = 0
     return a
 
 
-def person_dict(a: np.ndarray) -> dict:
-    flat = a.ravel().tolist()
-    d = {"person_id": [-1]}
-    for k, lo, hi in KEYS: d[k] = flat[3 * lo: 3 * hi]
-    for k, _, _ in KEYS: d[k.replace("_2d", "_3d")] = []
-    return d
+def frames(f0: int, f1: int) -> np.ndarray:
+    return np.stack([camera_frame(f) for f in range(f0, f1)]).astype(np.float32)
 
 
-def write_wrapper(path, tid, n_frames, cameras=("a1", "b1", "c"), people=None, skip=(), raw_text=False):
-    """A DGS-Korpus wrapper (gzip JSON list of camera records). `people(camera, f)` -> list of (137, 3) arrays
-    (default: one signer). Returns the records (as they were written)."""
-    people = people or (lambda cam, f: [signer(cam, f)])
-    recs = []
-    for cam in cameras:
-        frames = {}
-        for f in range(n_frames):
-            if (cam, f) in skip: continue
-            frames[str(f)] = {"version": 1.3, "people": [person_dict(a) for a in people(cam, f)]}
-        recs.append({"id": tid, "camera": cam, "width": W, "height": H, "frames": frames})
-    text = json.dumps(recs)
-    with gzip.open(path, "wt", encoding="utf-8") as f: f.write(text)
-    return json.loads(text)
+@pytest.fixture(scope="module")
+def lex(tmp_path_factory) -> Lexicon:
+    return Lexicon.open(write_lexicon(tmp_path_factory.mktemp("lex") / "lexicon"))
 
 
-def tokens(rows, tid="T1"):
-    "A tokens table in 03's columns from (speaker, hand, gloss, start_ms, end_ms[, sentence_id])."
-    out = []
-    for i, r in enumerate(rows):
-        spk, hand, gloss, a, b = r[:5]
-        out.append({"token_id": f"{tid}:{spk}:t{i}", "transcript_id": tid, "speaker": spk, "hand": hand, "start_ms": a,
-                    "end_ms": b, "end_ms_capped": a + min(b - a, 2000), "raw_gloss": gloss, "gloss": gloss,
-                    "type": gloss.split(":")[0], "category": "lexical", "dual": False,
-                    "sentence_id": r[5] if len(r) > 5 else None, "excluded": False, "exclude_reason": None})
-    df = pd.DataFrame(out)
-    for c in ("token_id", "transcript_id", "speaker", "hand", "raw_gloss", "gloss", "type", "category", "sentence_id", "exclude_reason"):
-        df[c] = df[c].astype("string")
-    return df
+def parquet_entries(folder) -> list[Entry]:
+    "The entries as index.parquet holds them (missing values as None), read with pandas."
+    ix = pd.read_parquet(folder / "index.parquet")
+    return [Entry(*(None if pd.isna(r[c]) else r[c] for c in ENTRY_COLUMNS)) for _, r in ix.iterrows()]
 
 
-def entry_frames(lex: Lexicon, gloss: str) -> list[np.ndarray]:
-    return [lex.pose(int(e)).data for e in lex.entries(gloss).entry_id]
-
-
-# ---------------------------------------------------------------- an emulation of the thesis's mapper (thesis-spec §2.6)
-
-def thesis_gloss2pose(records: list, glosses) -> dict:
-    """§2.6 as specified: camera record [0] for A and [1] for B, frames int(ms/1000·fps) inclusive, every person
-    appended, person dicts mutated in place (3d keys deleted, x/width, y/height, body reduced to 13 points)."""
-    out = {}
-    for spk, gloss, a, b in glosses:
-        rec = records[0] if spk == "A" else records[1]
-        w, h = rec["width"], rec["height"]
-        seq = []
-        for f in range(int(a / 1000 * 50), int(b / 1000 * 50) + 1):
-            fr = rec["frames"].get(str(f))
-            if fr is None: continue
-            for p in fr["people"]:
-                for k in [k for k in p if k.endswith("_3d")]: del p[k]
-                for k, _, _ in KEYS:
-                    p[k] = [v / w if i % 3 == 0 else v / h if i % 3 == 1 else v for i, v in enumerate(p[k])]
-                p["pose_keypoints_2d"] = [v for i, v in enumerate(p["pose_keypoints_2d"]) if i // 3 in THESIS_UPPER]
-                seq.append(p)
-        out[gloss] = seq
-    return out
-
-
-def thesis_once(a: np.ndarray) -> list:
-    "What the thesis meant one source frame to become: normalised once, body reduced to 13 points (flat)."
-    b = a.copy(); b[:, 0] /= W; b[:, 1] /= H
-    body = b[list(THESIS_UPPER)].ravel().tolist()
-    return body + b[25:].ravel().tolist()
-
-
-def thesis_flat(p: dict) -> list:
-    return p["pose_keypoints_2d"] + p["face_keypoints_2d"] + p["hand_left_keypoints_2d"] + p["hand_right_keypoints_2d"]
-
-
-def same_frames(got: list, want: list) -> bool:
-    "Check used against both implementations: the same number of frames, each equal to its source frame."
-    return len(got) == len(want) and all(len(g) == len(x) and np.allclose(np.asarray(g, float), np.asarray(x, float)) for g, x in zip(got, want))
-
-
-# ---------------------------------------------------------------- §10 item 13
-
-def test_span_frame_rule():
-    assert span_frames(0, 20) == (0, 1) and span_frames(30, 70) == (1, 4) and span_frames(40, 80) == (2, 4)
-    f0, f1 = span_frames(np.array([200, 400]), np.array([400, 600]))
-    assert list(f0) == [10, 20] and list(f1) == [20, 30]      # touching spans aligned to frames share no frame
-
-
-def test_item13_dual_gloss_and_shared_frames_are_copies(tmp_path):
-    """Dual gloss (X right, Y left, one span) and an overlapping span Z: every instance equals its source frames.
-    The thesis's in-place mutation normalises the shared frames twice and shrinks their body array: it fails."""
-    recs = write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 60)
-    toks = tokens([("A", "r", "X1", 200, 400), ("A", "l", "Y1", 200, 400), ("A", "r", "Z1", 370, 600)])
-    rep = build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
-    lex = Lexicon.open(tmp_path / "lex")
-    assert rep.n_entries == 3 and not rep.problems
-    want = {g: [signer("a1", f) for f in range(*map(int, span_frames(a, b)))] for g, a, b in (("X1", 200, 400), ("Y1", 200, 400), ("Z1", 370, 600))}
-    for g in ("X1", "Y1", "Z1"):
-        assert same_frames(entry_frames(lex, g)[0], want[g]), g
-    px, py = lex.best("X1"), lex.best("Y1")
-    assert not np.shares_memory(px.data, py.data)
-    px.data[:] = 0                                            # changing one instance changes nothing else
-    assert same_frames(lex.best("Y1").data, want["Y1"]) and same_frames(lex.best("X1").data, want["X1"])
-    # the thesis's mapper on the same input
-    th = thesis_gloss2pose(recs, [("A", "X1", 200, 400), ("A", "Y1", 200, 400), ("A", "Z1", 370, 600)])
-    th_want = {g: [thesis_once(signer("a1", f)) for f in range(int(a / 20), int(b / 20) + 1)]
-               for g, a, b in (("X1", 200, 400), ("Y1", 200, 400), ("Z1", 370, 600))}
-    assert not same_frames([thesis_flat(p) for p in th["X1"]], th_want["X1"])      # X's frames were mutated by Y's pass
-    assert len(th["Y1"][0]["pose_keypoints_2d"]) == 27                              # 39 -> 27 values, as §2.6 describes
-
-
-def test_item13_one_person_per_frame(tmp_path):
-    "Two people in A's front camera: one instance frame per video frame, the signer (best body confidence)."
-    def people(cam, f):
-        return [signer(cam, f, conf=0.2, person=1), signer(cam, f)] if cam == "a1" else [signer(cam, f)]
-    recs = write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 40, people=people)
-    toks = tokens([("A", "r", "X1", 100, 300)])
-    build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
-    lex = Lexicon.open(tmp_path / "lex")
-    want = [signer("a1", f) for f in range(5, 15)]
-    assert same_frames(lex.best("X1").data, want)
-    th = thesis_gloss2pose(recs, [("A", "X1", 100, 300)])
-    assert not same_frames([thesis_flat(p) for p in th["X1"]], [thesis_once(a) for a in [signer("a1", f) for f in range(5, 16)]])
-    assert len(th["X1"]) == 2 * 11                                           # every person appended as a frame
-
-
-def test_item13_camera_by_field_not_position(tmp_path):
-    "Records stored as [c, b1, a1]: A's instance comes from a1, B's from b1. The thesis took [0] and [1]."
-    recs = write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 40, cameras=("c", "b1", "a1"))
-    toks = tokens([("A", "r", "X1", 100, 300), ("B", "r", "Y1", 100, 300)])
-    build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
-    lex = Lexicon.open(tmp_path / "lex")
-    assert same_frames(lex.best("X1").data, [signer("a1", f) for f in range(5, 15)])
-    assert same_frames(lex.best("Y1").data, [signer("b1", f) for f in range(5, 15)])
-    assert lex.entries("X1").camera.iloc[0] == "a1" and lex.entries("Y1").camera.iloc[0] == "b1"
-    th = thesis_gloss2pose(recs, [("A", "X1", 100, 300)])
-    assert not same_frames([thesis_flat(p) for p in th["X1"]], [thesis_once(signer("a1", f)) for f in range(5, 16)])
-    assert th["X1"][0]["pose_keypoints_2d"][0] == pytest.approx((CAM_BASE["c"] + 5) / W)   # record [0] is the total view
-
-
-# ---------------------------------------------------------------- §10 item 14
-
-def test_item14_quality_criteria_and_top_k(tmp_path):
-    """Four instances of G: (face) bright face, no hands; (good) hands visible, dim face; (long) everything bright
-    but 10× the usual duration; (ok) hands a bit dimmer. Quality ranks good first and keeps top-k ranked; the
-    thesis's score (max mean summed confidence) picks an instance without hands or the outlier."""
-    spans = {"face": (200, 400), "good": (1000, 1200), "long": (2000, 4000), "ok": (5000, 5200)}
-    def people(cam, f):
-        t = f * 20
-        if spans["face"][0] <= t < spans["face"][1]: return [signer(cam, f, face_conf=1.0, hand_conf=0.0)]
-        if spans["good"][0] <= t < spans["good"][1]: return [signer(cam, f, face_conf=0.2, hand_conf=0.8)]
-        if spans["long"][0] <= t < spans["long"][1]: return [signer(cam, f, conf=1.0)]
-        if spans["ok"][0] <= t < spans["ok"][1]: return [signer(cam, f, face_conf=0.2, hand_conf=0.5)]
-        return [signer(cam, f)]
-    write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 270, people=people)
-    toks = tokens([("A", "r", "G1", a, b) for a, b in spans.values()])
-    ops = {"T1": tmp_path / "T1_openpose.json.gz"}
-    build_lexicon(toks, ops, tmp_path / "lex", top_k=2, executor="serial")
-    lex = Lexicon.open(tmp_path / "lex")
-    e = lex.entries("G1")
-    assert list(e["rank"]) == [1, 2] and list(e.start_ms) == [1000, 5000]          # good, then ok
-    assert e.hand_visible.iloc[0] == 1.0 and e.duration_score.iloc[0] == 1.0
-    cands = pd.read_parquet(tmp_path / "lex" / "candidates.parquet").set_index("start_ms")
-    assert cands.loc[200, "hand_visible"] == 0 and cands.loc[2000, "duration_ratio"] == pytest.approx(10.0)
-    # the thesis's criterion on the same candidates chooses a bad instance
-    build_lexicon(toks, ops, tmp_path / "thesis", top_k=1, executor="serial", score="thesis_score")
-    th = Lexicon.open(tmp_path / "thesis").entries("G1")
-    assert len(th) == 1 and int(th.start_ms.iloc[0]) in (200, 2000) and int(th.start_ms.iloc[0]) != int(e.start_ms.iloc[0])
-
+# ---------------------------------------------------------------- the quality score (thesis-spec §10 item 14)
 
 def test_quality_components_formula():
-    a = np.stack([signer("a1", f) for f in range(10)]).astype(np.float32)
+    a = frames(0, 10)
     q = quality_components(a, "r", 200, 200)
     assert q["present"] == 1 and q["hand_visible"] == 1 and q["duration_score"] == 1
     assert q["quality"] == pytest.approx(0.25 * 0.9 + 0.25 * 0.9 + 0.5 * 1.0, abs=1e-6)
@@ -221,7 +63,8 @@ def test_quality_components_formula():
     assert quality_components(a, "r", 200, 200)["quality"] == pytest.approx(0.5 * q["quality"], abs=1e-6)
     assert quality_components(a, "r", 400, 200)["duration_score"] == pytest.approx(math.exp(-0.5), abs=1e-9)
     b = a.copy(); b[:, 116:137, 2] = 0; b[b[..., 2] == 0, :2] = 0                # right hand gone, left hand fine
-    assert quality_components(b, "r", 200, 200)["hand_visible"] == 0 and quality_components(b, "l", 200, 200)["hand_visible"] == 1
+    assert quality_components(b, "r", 200, 200)["hand_visible"] == 0
+    assert quality_components(b, "l", 200, 200)["hand_visible"] == 1
 
 
 # ---------------------------------------------------------------- the store
@@ -236,8 +79,9 @@ def test_writer_top_k_matches_sorting(tmp_path):
     lex = Lexicon.open(tmp_path / "lx")
     for g in ("A1", "B1", "C1"):
         want = sorted((q for gg, q in offered if gg == g), reverse=True)[:3]
-        got = list(lex.entries(g).quality)
-        assert got == want and [float(lex.pose(int(e)).data[0, 0, 0]) for e in lex.entries(g).entry_id] == [np.float32(q) for q in want]
+        got = [e.quality for e in lex.entries(g)]
+        assert got == want
+        assert [float(lex.pose(e.entry_id).data[0, 0, 0]) for e in lex.entries(g)] == [np.float32(q) for q in want]
     assert lex.meta["n_frames"] * FRAME_BYTES == (tmp_path / "lx" / "frames.f32").stat().st_size
     assert list(lex.index.entry_id) == list(range(len(lex))) and lex.glosses == ["A1", "B1", "C1"]
 
@@ -256,12 +100,93 @@ def test_open_rejects_inconsistent_store(tmp_path):
     with open(tmp_path / "lx" / "frames.f32", "ab") as f: f.write(b"\0" * 8)
     with pytest.raises(LexiconError, match="bytes"): Lexicon.open(tmp_path / "lx")
     with pytest.raises(LexiconError, match="meta.json"): Lexicon.open(tmp_path)
+    with pytest.raises(LexiconError, match="^" + re.escape(f"lexicon {tmp_path / 'nope'}: no such folder")):
+        Lexicon.open(tmp_path / "nope")
 
+
+# ---------------------------------------------------------------- the reader and its index.json
+
+def test_entries_are_records_best_rank_first(lex):
+    e = lex.entries("HAUS1A")
+    assert isinstance(e, list) and all(isinstance(x, Entry) for x in e) and [x.rank for x in e] == [1, 2]
+    assert e[0] == lex.entry(e[0].entry_id) and e[0].quality >= e[1].quality and e[0].gloss == "HAUS1A"
+    assert lex.best("HAUS1A") == lex.pose(e[0].entry_id) and lex.pose(e[0].entry_id).n_frames == e[0].length
+    assert lex.entries("NOPE1") == [] and "HAUS1A" in lex and "NOPE1" not in lex
+    assert lex.glosses == sorted(GLOSSES) and len(lex) == 2 * len(GLOSSES)
+    with pytest.raises(KeyError): lex.entry(len(lex))
+
+
+def test_missing_index_json_is_rebuilt_from_index_parquet(lex, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(lex.folder, folder)
+    assert (folder / INDEX_JSON).is_file()                    # written with the lexicon
+    (folder / INDEX_JSON).unlink()
+    lx = Lexicon.open(folder)
+    assert (folder / INDEX_JSON).is_file()                    # written again on first open
+    assert [lx.entry(i) for i in range(len(lx))] == parquet_entries(folder)
+    assert lx.glosses == lex.glosses and len(lx) == len(lex)
+    for e in range(len(lex)): assert lx.pose(e) == lex.pose(e)
+    assert lx.entries("HAUS1A") == lex.entries("HAUS1A") and lx.best("HAUS1A") == lex.best("HAUS1A")
+    assert Lexicon.open(folder).table == lx.table             # read back from index.json: the same table
+
+
+def test_stale_index_json_is_not_trusted(lex, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(lex.folder, folder)
+    old = (folder / INDEX_JSON).read_bytes()
+    with LexiconWriter(folder, top_k=1) as w:                  # the lexicon is rebuilt ...
+        w.add(signer(5), "NEU1", quality=1.0, fps=50.0, width=W, height=H)
+    (folder / INDEX_JSON).write_bytes(old)                    # ... and an old index.json put back
+    lx = Lexicon.open(folder)
+    assert lx.glosses == ["NEU1"] and len(lx) == 1 and lx.best("NEU1").n_frames == 5
+    assert (folder / INDEX_JSON).read_bytes() != old
+    ix = pd.read_parquet(folder / "index.parquet")            # index.parquet changed in place: index.json is stale
+    ix["gloss"] = pd.Series(["NEU2"], dtype="string")
+    ix.to_parquet(folder / "index.parquet", index=False)
+    lx = Lexicon.open(folder)
+    assert lx.glosses == ["NEU2"] and lx.entries("NEU2")[0].gloss == "NEU2"
+    assert [lx.entry(i) for i in range(len(lx))] == parquet_entries(folder)
+
+
+def test_read_only_lexicon_without_index_json_opens(lex, tmp_path, monkeypatch):
+    folder = tmp_path / "copy"
+    shutil.copytree(lex.folder, folder)
+    (folder / INDEX_JSON).unlink()
+    if os.geteuid() == 0:                                     # root writes into read-only folders: refuse it here
+        def read_only(folder):
+            raise PermissionError(f"{folder}: read-only")
+        monkeypatch.setattr(lexicon_module, "write_index_json", read_only)
+    mode = folder.stat().st_mode
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+    try:
+        lx = Lexicon.open(folder)
+        assert not (folder / INDEX_JSON).exists()
+        assert [lx.entry(i) for i in range(len(lx))] == [lex.entry(i) for i in range(len(lex))]
+        assert lx.glosses == lex.glosses and lx.best("WOLKE2") == lex.best("WOLKE2")
+    finally:
+        folder.chmod(mode)
+
+
+def test_opening_and_reading_a_pose_does_not_import_pandas(lex, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(lex.folder, folder)
+    code = ("import sys; from t2g2p2s.lexicon import Lexicon; "
+            f"lx = Lexicon.open({str(folder)!r}); e = lx.entries('HAUS1A'); p = lx.best('HAUS1A'); "
+            "q = lx.pose(e[1].entry_id); "
+            "assert p.n_frames == e[0].length and q.n_frames == e[1].length and 'HAUS1A' in lx; "
+            "bad = [m for m in ('pandas', 'pyarrow', 'scipy', 'torch') if m in sys.modules]; "
+            "assert not bad, bad")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+# ---------------------------------------------------------------- spoken-to-signed
 
 def test_spoken_to_signed_roundtrip(tmp_path):
-    write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 60)
-    toks = tokens([("A", "r", "HAUS1A*", 100, 300), ("A", "r", "HAUS1A*", 400, 560), ("A", "l", "$INDEX1", 700, 800)])
-    build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
+    with LexiconWriter(tmp_path / "lex", top_k=3) as w:           # speaker A's spans at 50 fps, camera a1
+        for f0, f1, g, q in ((5, 15, "HAUS1A*", 0.9), (20, 28, "HAUS1A*", 0.8), (35, 40, "$INDEX1", 0.9)):
+            w.add(frames(f0, f1), g, quality=q, fps=50.0, width=W, height=H, type=g, transcript_id="T1",
+                  speaker="A", camera="a1", hand="r", start_ms=f0 * 20, end_ms=f1 * 20, source="test")
     lex = Lexicon.open(tmp_path / "lex")
     out = export_spoken_to_signed(lex, tmp_path / "s2s")
     idx = pd.read_csv(out / "index.csv", dtype=str, keep_default_na=False)
@@ -270,7 +195,8 @@ def test_spoken_to_signed_roundtrip(tmp_path):
     back = import_spoken_to_signed(out, tmp_path / "back")
     assert back.glosses == lex.glosses
     for g in lex.glosses:
-        assert [lex.pose(int(e)) == back.pose(int(b)) for e, b in zip(lex.entries(g).entry_id, back.entries(g).entry_id)] == [True] * len(lex.entries(g))
+        pairs = zip(lex.entries(g), back.entries(g))
+        assert [lex.pose(e.entry_id) == back.pose(b.entry_id) for e, b in pairs] == [True] * len(lex.entries(g))
 
 
 def test_import_real_fingerspelling_lexicon(tmp_path):
@@ -283,154 +209,82 @@ def test_import_real_fingerspelling_lexicon(tmp_path):
     assert lex.index.source.str.startswith("spoken-to-signed").all()
 
 
-# ---------------------------------------------------------------- corpus builds: memory, executors, bad input
+# ---------------------------------------------------------------- thesis dictionary import
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    "Three transcripts with both informants and dual glosses, sentences included."
-    d = tmp_path_factory.mktemp("corpus")
-    toks, sents, ops = [], [], {}
-    rng = np.random.default_rng(0)
-    for k in range(3):
-        tid = f"14{k}0000"
-        write_wrapper(d / f"{tid}_openpose.json.gz", tid, 300)
-        rows = []
-        for spk in ("A", "B"):
-            t = 100 + 40 * k
-            for j in range(8):
-                d_ms = int(rng.integers(4, 15)) * 20
-                g = f"G{int(rng.integers(0, 6))}A"
-                sid = f"{tid}:{spk}:{j // 4}"
-                rows.append((spk, "r", g, t, t + d_ms, sid))
-                if j == 3: rows.append((spk, "l", "$INDEX1", t, t + d_ms, sid))
-                t += d_ms + int(rng.integers(0, 6)) * 20
-        toks.append(tokens(rows, tid))
-        for spk in ("A", "B"):
-            for s in range(2):
-                r = [x for x in rows if x[0] == spk and x[5] == f"{tid}:{spk}:{s}"]
-                sents.append({"transcript_id": tid, "speaker": spk, "sentence_id": f"{tid}:{spk}:{s}", "start_ms": r[0][3] - 20,
-                              "end_ms": r[-1][4] + 20, "german": f"Satz {s}.", "excluded": False})
-        ops[tid] = d / f"{tid}_openpose.json.gz"
-    return pd.concat(toks, ignore_index=True), pd.DataFrame(sents), ops
+def write_thesis_dict(path, entries, compact=True, gz=False):
+    text = json.dumps(entries, separators=(",", ":") if compact else None, indent=None if compact else 2,
+                      ensure_ascii=False)
+    with (gzip.open(path, "wt", encoding="utf-8") if gz else open(path, "w", encoding="utf-8")) as f: f.write(text)
 
 
-def _store_bytes(folder):
-    idx = pd.read_parquet(folder / "index.parquet")
-    return idx, (folder / "frames.f32").read_bytes(), pd.read_parquet(folder / "sentences.parquet"), (folder / "sentence_frames.f32").read_bytes()
+def thesis_frames(d: np.ndarray) -> list:
+    n = d.astype(np.float64).copy(); n[..., 0] /= W; n[..., 1] /= H
+    return [{k: n[t, idx].ravel().tolist() for k, idx in THESIS_ARRAYS} for t in range(len(n))]
 
 
-def test_process_pool_and_dask_give_the_same_store(corpus, tmp_path):
-    from distributed import Client, LocalCluster
-    toks, sents, ops = corpus
-    build_lexicon(toks, ops, tmp_path / "serial", executor="serial", sentences=sents)
-    build_lexicon(toks, ops, tmp_path / "process", executor="process", n_jobs=2, sentences=sents)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, Client(cluster) as client:
-        rep = build_lexicon(toks, ops, tmp_path / "dask", executor="dask", scheduler=cluster.scheduler_address, sentences=sents)
-    assert rep.n_entries > 0 and rep.n_sentences == len(sents)
-    ref = _store_bytes(tmp_path / "serial")
-    for name in ("process", "dask"):
-        got = _store_bytes(tmp_path / name)
-        pd.testing.assert_frame_equal(got[0], ref[0]); assert got[1] == ref[1]
-        pd.testing.assert_frame_equal(got[2], ref[2]); assert got[3] == ref[3]
-    lex = Lexicon.open(tmp_path / "dask")
-    s = lex.sentences.iloc[0]
-    sp = lex.sentence_pose(s.sentence_id)
-    f0 = int(s.first_frame)
-    assert same_frames(sp.data, [signer("a1" if s.speaker == "A" else "b1", f) for f in range(f0, f0 + sp.n_frames)])
-    assert any("$INDEX1" in list(g) for g in lex.sentences.glosses)
+@pytest.mark.parametrize("gz,compact", [(False, True), (True, False)])
+def test_import_thesis_dictionary_streamed(tmp_path, gz, compact):
+    src = {"HAUS1A": signer(7, seed=1), "GEHEN1": signer(5, seed=2), "ÄRGER1": signer(3, seed=3)}
+    entries = {g: thesis_frames(d) for g, d in src.items()}
+    entries["LEER1"] = []
+    bad = thesis_frames(signer(2))
+    bad[1]["pose_keypoints_2d"] = bad[1]["pose_keypoints_2d"][:27]     # the thesis's double-normalisation defect
+    entries["KAPUTT1"] = bad
+    path = tmp_path / ("d.json.gz" if gz else "d.json")
+    write_thesis_dict(path, entries, compact, gz)
+    assert [g for g, _ in iter_thesis_dictionary(path, chunk_size=64)] == list(entries)   # tiny chunks: every boundary
+    times = tmp_path / "t.csv"
+    pd.DataFrame({"gloss": ["HAUS1A"], "median_igt": [140], "median_ogt": [160],
+                  "median_gd": [400]}).to_csv(times, index=False)
+    s = import_thesis_dictionary(path, tmp_path / "lex", times)
+    assert s["glosses"] == 3 and s["frames"] == 15 and {x["gloss"] for x in s["skipped"]} == {"LEER1", "KAPUTT1"}
+    assert any("frame 1" in x["reason"] for x in s["skipped"])
+    lx = Lexicon.open(tmp_path / "lex")
+    kept = np.r_[THESIS_BODY13, 25:137]
+    for g, d in src.items():
+        got = lx.best(g).data
+        assert got.shape == d.shape and np.allclose(got[:, kept], d[:, kept], atol=1e-2)
+        assert not got[:, [i for i in range(25) if i not in THESIS_BODY13]].any()
+    eng = Gloss2Pose.thesis(lx, encoder=FakeEncoder(), store_index=False)    # the times stored with the lexicon
+    assert eng.times.thesis and eng.times.lookup("HAUS1A")[0] == 400
 
 
-def test_memory_bounded(tmp_path):
-    "Building from a wrapper needs far less memory than json.load of that wrapper (tracemalloc peaks)."
-    write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 400, people=lambda cam, f: [signer(cam, f), signer(cam, f, 0.3, person=1)])
-    toks = tokens([("A" if i % 2 else "B", "r", f"G{i % 7}", 200 + 300 * i, 400 + 300 * i) for i in range(20)])
-    tracemalloc.start()
-    with gzip.open(tmp_path / "T1_openpose.json.gz", "rt", encoding="utf-8") as f: obj = json.load(f)
-    json_peak = tracemalloc.get_traced_memory()[1]
-    del obj
-    tracemalloc.stop(); tracemalloc.start()
-    rep = build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
-    build_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert rep.n_entries > 0 and rep.raw_frames == 800
-    assert build_peak < json_peak / 4, (build_peak, json_peak)      # ~6 MB (chunk buffers) vs ~41 MB
+def test_import_thesis_errors(tmp_path):
+    p = tmp_path / "trunc.json"
+    p.write_text('{"HAUS1A": [{"pose_keypoints_2d": [0.1, 0.2')
+    with pytest.raises(DataError, match="trunc.json"): list(iter_thesis_dictionary(p))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="list.json"): list(iter_thesis_dictionary(tmp_path / "list.json"))
+    with pytest.raises(ConfigError): import_thesis_dictionary(tmp_path / "missing.json", tmp_path / "out")
+    with pytest.raises(ConfigError): import_thesis_dictionary(p, tmp_path / "out", tmp_path / "no-times.csv")
+    assert not (tmp_path / "out").exists()
 
 
-def test_bad_inputs_reported_and_skipped(tmp_path):
-    """Truncated gzip, invalid gzip, a wrong-length array inside a span, a missing camera, no OpenPose file: each is
-    reported with the transcript id and the place, its items are skipped, the rest is built, no partial file survives."""
-    rows = [("A", "r", "G1", 100, 300), ("B", "r", "G2", 100, 300)]
-    ops = {}
-    write_wrapper(tmp_path / "GOOD_openpose.json.gz", "GOOD", 30); ops["GOOD"] = tmp_path / "GOOD_openpose.json.gz"
-    write_wrapper(tmp_path / "TRUNC_openpose.json.gz", "TRUNC", 30)
-    b = (tmp_path / "TRUNC_openpose.json.gz").read_bytes(); (tmp_path / "TRUNC_openpose.json.gz").write_bytes(b[: len(b) // 2])
-    ops["TRUNC"] = tmp_path / "TRUNC_openpose.json.gz"
-    (tmp_path / "BADGZ_openpose.json.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(range(256)) * 4); ops["BADGZ"] = tmp_path / "BADGZ_openpose.json.gz"
-    recs = write_wrapper(tmp_path / "LEN_openpose.json.gz", "LEN", 30)
-    recs[0]["frames"]["8"]["people"][0]["hand_right_keypoints_2d"] = recs[0]["frames"]["8"]["people"][0]["hand_right_keypoints_2d"][:60]
-    with gzip.open(tmp_path / "LEN_openpose.json.gz", "wt", encoding="utf-8") as f: json.dump(recs, f)
-    ops["LEN"] = tmp_path / "LEN_openpose.json.gz"
-    write_wrapper(tmp_path / "NOCAM_openpose.json.gz", "NOCAM", 30, cameras=("a1", "c")); ops["NOCAM"] = tmp_path / "NOCAM_openpose.json.gz"
-    toks = pd.concat([tokens(rows, t) for t in ("GOOD", "TRUNC", "BADGZ", "LEN", "NOCAM", "NOFILE")], ignore_index=True)
-    toks = pd.concat([toks, tokens([("A", "r", "G3", 400, 500)], "LEN")], ignore_index=True)
-    rep = build_lexicon(toks, ops, tmp_path / "out" / "lex", executor="serial")
-    pf = rep.problems_frame().set_index("transcript_id")
-    assert set(pf.index) == {"TRUNC", "BADGZ", "LEN", "NOCAM", "NOFILE"}
-    assert "truncated" in pf.loc["TRUNC", "message"] and pf.loc["TRUNC", "kind"] == "file"
-    assert pf.loc["BADGZ", "kind"] == "file" and "gzip" in pf.loc["BADGZ", "message"]
-    assert pf.loc["LEN", "where"] == "camera a1, frame 8" and "hand_right_keypoints_2d" in pf.loc["LEN", "message"]
-    assert pf.loc["NOCAM", "where"] == "camera b1" and pf.loc["NOFILE", "kind"] == "file"
-    assert set(rep.transcripts_failed) == {"TRUNC", "BADGZ", "NOFILE"}
-    lex = Lexicon.open(tmp_path / "out" / "lex")
-    got = set(zip(lex.index.transcript_id, lex.index.gloss))
-    assert got == {("GOOD", "G1"), ("GOOD", "G2"), ("LEN", "G2"), ("LEN", "G3"), ("NOCAM", "G1")}
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lex"]          # no shards, no temporary folders
-    cands = pd.read_parquet(tmp_path / "out" / "lex" / "candidates.parquet")
-    assert set(cands.status) >= {"bad_frame", "missing_camera", "file_error"}
+def test_import_thesis_command(tmp_path, capsys):
+    write_thesis_dict(tmp_path / "d.json", {"HAUS1A": thesis_frames(signer(4))})
+    assert run_command("lexicon import-thesis", [str(tmp_path / "d.json"), "--out", str(tmp_path / "lex")]) == 0
+    assert json.loads(capsys.readouterr().out)["glosses"] == 1 and Lexicon.open(tmp_path / "lex").glosses == ["HAUS1A"]
+    assert run_command("lexicon import-thesis", [str(tmp_path / "missing.json"), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "t2g2p2s lexicon import-thesis: error:" in err and "missing.json" in err and not (tmp_path / "x").exists()
 
 
-def test_extract_failure_removes_shard(tmp_path):
-    write_wrapper(tmp_path / "T_openpose.json.gz", "T", 30)
-    b = (tmp_path / "T_openpose.json.gz").read_bytes(); (tmp_path / "T_openpose.json.gz").write_bytes(b[: len(b) // 3])
-    spans, _ = candidate_spans(tokens([("A", "r", "G1", 100, 300)], "T"))
-    r = extract_transcript({"transcript_id": "T", "openpose": tmp_path / "T_openpose.json.gz", "shard_dir": tmp_path / "sh",
-                            "spans": spans, "sentences": None, "top_k": 3})
-    assert not r["ok"] and r["problems"][0]["transcript_id"] == "T" and not (tmp_path / "sh" / "T").exists()
+# ---------------------------------------------------------------- the info, export-s2s and import-s2s commands
 
-
-def test_choose_person_reports_place():
-    good = person_dict(signer("a1", 0))
-    bad = dict(good, pose_keypoints_2d=good["pose_keypoints_2d"][:72])
-    a, i = choose_person([person_dict(signer("a1", 0, 0.1, person=1)), good])
-    assert i == 1 and np.allclose(a, signer("a1", 0))
-    with pytest.raises(PoseFileError, match=r"x\.json\.gz: camera a1, frame 3: pose_keypoints_2d has 72"):
-        choose_person([bad], "x.json.gz", "camera a1, frame 3")
-    assert choose_person([]) == (None, -1)
-
-
-def test_cli(corpus, tmp_path):
-    toks, sents, ops = corpus
-    tdir, raw = tmp_path / "transcripts", tmp_path / "raw"
-    tdir.mkdir(); raw.mkdir()
-    toks.to_parquet(tdir / "tokens.parquet"); sents.to_parquet(tdir / "sentences.parquet")
-    for tid, p in ops.items():
-        (raw / tid).mkdir(); (raw / tid / p.name).write_bytes(p.read_bytes())
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        assert cli_main(["build", "--transcripts", str(tdir), "--raw", str(raw), "--out", str(tmp_path / "lex"), "--n-jobs", "1", "--top-k", "2"]) == 0
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out): assert cli_main(["info", str(tmp_path / "lex")]) == 0
-    info = json.loads(out.getvalue())
-    assert info["n_entries"] == len(Lexicon.open(tmp_path / "lex")) and info["top_k"] == 2 and info["n_sentences"] == len(sents)
-    with contextlib.redirect_stderr(io.StringIO()):
-        assert cli_main(["export-s2s", str(tmp_path / "lex"), str(tmp_path / "s2s")]) == 0
-        assert cli_main(["import-s2s", str(tmp_path / "s2s"), str(tmp_path / "back")]) == 0
+def test_info_export_and_import_commands(tmp_path, capsys):
+    with LexiconWriter(tmp_path / "lex", top_k=2) as w:
+        for i, g in enumerate(("HAUS1A", "HAUS1A", "HAUS1A", "REGEN1")):
+            w.add(signer(6 + i, seed=i), g, quality=1.0 - 0.1 * i, fps=50.0, width=W, height=H)
+        for s in range(3):
+            w.add_sentence(signer(12, seed=10 + s), f"T1:A:{s}", transcript_id="T1", speaker="A", german="Satz.",
+                           glosses=["HAUS1A", "REGEN1"], fps=50.0, width=W, height=H)
+    assert run_command("lexicon info", [str(tmp_path / "lex")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_entries"] == len(Lexicon.open(tmp_path / "lex")) == 3 and info["top_k"] == 2
+    assert info["n_sentences"] == 3 and info["entries_per_gloss"] == {"1": 1, "2": 1}
+    assert run_command("lexicon export-s2s", [str(tmp_path / "lex"), str(tmp_path / "s2s")]) == 0
+    assert run_command("lexicon import-s2s", [str(tmp_path / "s2s"), str(tmp_path / "back")]) == 0
     assert len(Lexicon.open(tmp_path / "back")) == info["n_entries"]
-
-
-def test_nothing_to_extract_gives_an_empty_store(tmp_path):
-    rep = build_lexicon(tokens([("A", "r", "G1", 100, 300)], "T"), {}, tmp_path / "lex", executor="serial")
-    assert rep.n_entries == 0 and rep.transcripts_failed == ["T"] and rep.problems[0]["where"] == "openpose"
-    lex = Lexicon.open(tmp_path / "lex")
-    assert len(lex) == 0 and lex.glosses == [] and lex.entries("G1").empty
-    with pytest.raises(KeyError): lex.best("G1")
+    capsys.readouterr()
+    assert run_command("lexicon info", [str(tmp_path / "nope")]) == 2
+    assert f"t2g2p2s lexicon info: error: lexicon {tmp_path / 'nope'}" in capsys.readouterr().err

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from t2g2p2s.core import data_dir
-from t2g2p2s.pose_metrics import (THESIS_BODY13, cli_main, dtw_mje, dtw_path, jerk_profile, keypoint_groups, ldlj,
+from t2g2p2s.core import run_command
+from t2g2p2s.pose_metrics import (THESIS_BODY13, dtw_mje, dtw_path, jerk_profile, keypoint_groups, ldlj,
                                   mean_squared_jerk, mje_cost_matrix, normalise_by_shoulders, smoothness,
                                   smoothness_arrays, sparc, speed_profile, thesis_msj, thesis_positions, thesis_sal)
 from t2g2p2s.poses import OPENPOSE_137, SKELS_50, Component, Pose, Skeleton, read_pose_file, write_pose_file
@@ -376,10 +377,10 @@ def test_normalise_by_shoulders_and_cli(tmp_path):
     assert smoothness(n, "wrists")["speed_mean"] == pytest.approx(smoothness(rec, "wrists")["speed_mean"] / n.meta["shoulder_width"], rel=1e-5)
     path = write_pose_file(rec.slice(0, 60), tmp_path / "a.pose")
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf): rc = cli_main(["smoothness", str(path), "--group", "right_hand", "--json"])
+    with contextlib.redirect_stdout(buf): rc = run_command("evaluate smoothness", [str(path), "--group", "right_hand", "--json"])
     out = json.loads(buf.getvalue())
     assert rc == 0 and out["sparc"] == pytest.approx(smoothness(normalise_by_shoulders(rec.slice(0, 60)), "right_hand")["sparc"])
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf): rc = cli_main(["dtw", str(path), str(REC), "--normalised", "--json"])
+    with contextlib.redirect_stdout(buf): rc = run_command("evaluate dtw", [str(path), str(REC), "--normalised", "--json"])
     out = json.loads(buf.getvalue())
     assert rc == 0 and out["dtw_mje"] > 0 and out["normalised"] == "path" and out["ref_frames"] == 93

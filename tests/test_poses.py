@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from t2g2p2s.core import DataError, data_dir
-from t2g2p2s.poses import (COCO_18, OPENPOSE_137, SKELS_50, Component, Pose, PoseFileError, Skeleton, WrapperFrame,
-                           body25_to_coco18, coco18_from_body25_indices, concat_poses, iter_dgs_wrapper,
-                           mediapipe_to_openpose, openpose_person, person_to_array, read_dgs_wrapper, read_openpose_folder,
-                           read_openpose_json, read_pose_file, read_skels, write_dgs_wrapper, write_openpose_folder,
-                           write_pose_file, write_skels)
+from t2g2p2s.poses import (COCO_18, OPENPOSE_137, SKELS_50, Component, Pose, PoseFileError, Skeleton,
+                           body25_to_coco18, coco18_from_body25_indices, concat_poses, mediapipe_to_openpose,
+                           openpose_person, person_to_array, read_openpose_folder, read_openpose_json, read_pose_file,
+                           read_skels, write_openpose_folder, write_pose_file, write_skels)
+from t2g2p2s.corpus_poses import WrapperFrame, iter_dgs_wrapper, read_dgs_wrapper, write_dgs_wrapper
 
 SAMPLES = data_dir() / "pose-samples"
 SKELS = data_dir() / "pt-skels"

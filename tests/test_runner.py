@@ -106,6 +106,7 @@ def test_failure_stops_with_nonzero_exit_and_keeps_partial_notebook(proj, monkey
                        capture_output=True, text=True, cwd=proj, env={**__import__("os").environ, "OUT": str(proj / "out")})
     assert r.returncode == 1, r.stdout + r.stderr
     assert "01_mid.ipynb" in r.stderr and "[2/3] 01_mid.ipynb" in r.stdout
+    assert "without encryption" not in r.stdout + r.stderr     # kernels talk over IPC, not unencrypted TCP
     run = Path(__import__("t2g2p2s.core", fromlist=["runs_dir"]).runs_dir()) / "bad"
     try:
         partial = nbformat.read(run / "01_mid.ipynb", as_version=4)

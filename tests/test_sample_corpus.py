@@ -1,4 +1,4 @@
-"""The sample corpus (nbs/01a_sample_corpus.ipynb): determinism, the portal/ELAN/SRT/OpenPose formats, every
+"""The sample corpus (nbs/01b_sample_transcripts.ipynb, nbs/01c_sample_corpus.ipynb): determinism, the portal/ELAN/SRT/OpenPose formats, every
 corpus convention, the motions, and the HTTP server. Everything is read back from the files, not from the summary."""
 import gzip
 import http.client
@@ -13,11 +13,11 @@ import pytest
 import requests
 from bs4 import BeautifulSoup
 
-from t2g2p2s import poses
+from t2g2p2s import corpus_poses, poses
 from t2g2p2s.core import ConfigError, read_json, sha256_file
-from t2g2p2s.sample_corpus import (CAMERAS, FRAME_MS, HEIGHT, WIDTH, base_motion, build_sample_corpus, dgs_style_glosses,
-                                   eaf_tier_names, gloss_type, load_motion_clips, motion_key, recase_sentence,
-                                   restore_umlauts, serve_corpus)
+from t2g2p2s.sample_corpus import (CAMERAS, FRAME_MS, HEIGHT, WIDTH, base_motion, build_sample_corpus, gloss_type,
+                                   load_motion_clips, motion_key, serve_corpus)
+from t2g2p2s.sample_transcripts import dgs_style_glosses, eaf_tier_names, recase_sentence, restore_umlauts
 
 N = 8
 
@@ -301,7 +301,7 @@ def _wrist_paths(out, n=8):
         _, tiers = _tiers(out / "eaf" / f"{tid}.eaf")
         for x, cam in (("A", "a1"), ("B", "b1")):
             try:
-                pose = poses.read_dgs_wrapper(f, camera=cam, person="first")
+                pose = corpus_poses.read_dgs_wrapper(f, camera=cam, person="first")
             except poses.PoseFileError:
                 continue                                   # the record with the planted defect
             lefts = {(a, b) for a, b, _, _ in tiers[f"Lexem_Gebärde_l_{x}"]}

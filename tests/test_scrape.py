@@ -24,6 +24,7 @@ import pytest
 
 from t2g2p2s import scrape
 from t2g2p2s.core import DataError, sha256_file
+from t2g2p2s.core import run_command
 
 T1, T2, T3, T4, HOSTILE = "1413451-11105600-11163240", "1413485", "1427158-12345-67890", "1200000", "x"
 
@@ -437,7 +438,7 @@ def test_list_downloaded_without_manifest(tmp_path):
 def _cli(args):
     buf = io.StringIO()
     with redirect_stdout(buf):
-        code = scrape.cli_main(args)
+        code = run_command("scrape", args)
     return code, buf.getvalue()
 
 

@@ -15,7 +15,10 @@ import pytest
 import torch
 
 import t2g2p2s.text2gloss as T
-from t2g2p2s.core import ConfigError
+import t2g2p2s.text2gloss_config as C
+import t2g2p2s.text2gloss_lora as L
+import t2g2p2s.text2gloss_seq2seq as S
+from t2g2p2s.core import ConfigError, resolve_device, run_command
 from t2g2p2s.text2gloss_data import Pair, load_pairs, read_parallel
 
 torch.set_num_threads(1)
@@ -42,7 +45,7 @@ def lora(tmp_path_factory):
 
 def test_metrics_hand_computed():
     hyps, refs = ["NORD REGEN SONNE", "MORGEN KALT"], ["NORD SONNE", "MORGEN KALT"]
-    m = T.translation_metrics(hyps, refs)
+    m = C.translation_metrics(hyps, refs)
     # unigrams: 2/3 + 2/2 matched = 4/5; bigrams: 0/2 + 1/1 = 1/3; hyp 5 tokens >= ref 4 tokens: no brevity penalty
     assert m["bleu1"] == pytest.approx(80.0, abs=1e-3)
     assert m["bleu2"] == pytest.approx(100 * math.sqrt(4 / 5 * 1 / 3), abs=1e-3)
@@ -51,98 +54,98 @@ def test_metrics_hand_computed():
     assert m["rouge_l"] == pytest.approx(100 * (0.8 + 1.0) / 2)   # LCS 2: P 2/3, R 1 → F1 0.8
     assert m["exact_match"] == pytest.approx(50.0)
     assert (m["n"], m["hyp_tokens"], m["ref_tokens"]) == (2, 5, 4)
-    one = T.translation_metrics(["A B C"], ["A B D"])
+    one = C.translation_metrics(["A B C"], ["A B D"])
     assert one["bleu2"] == pytest.approx(100 * math.sqrt(2 / 3 * 1 / 2), abs=1e-3)
-    perfect = T.translation_metrics(["NORD REGEN KOMMEN MORGEN SONNE"], ["NORD REGEN KOMMEN MORGEN SONNE"])
+    perfect = C.translation_metrics(["NORD REGEN KOMMEN MORGEN SONNE"], ["NORD REGEN KOMMEN MORGEN SONNE"])
     assert perfect["bleu4"] == pytest.approx(100) and perfect["chrf"] == pytest.approx(100) and perfect["wer"] == 0
 
 
 def test_rouge_l_keeps_umlauts_and_case():
-    assert T.lcs_length(["HÄUSER1A", "B"], ["HÄUSER1A", "C", "B"]) == 2
-    assert T.rouge_l(["HÄUSER1A"], ["häuser1a"]) == 0.0          # no lower-casing, no character filter
-    assert T.rouge_l(["GEHEN"], ["GEHT"]) == 0.0                 # no stemming
-    assert T.rouge_l([], ["A"]) == 0.0
+    assert C.lcs_length(["HÄUSER1A", "B"], ["HÄUSER1A", "C", "B"]) == 2
+    assert C.rouge_l(["HÄUSER1A"], ["häuser1a"]) == 0.0          # no lower-casing, no character filter
+    assert C.rouge_l(["GEHEN"], ["GEHT"]) == 0.0                 # no stemming
+    assert C.rouge_l([], ["A"]) == 0.0
 
 
 def test_comma_string_bleu_inflation_is_gone():
     h, r = [["ICH1", "INDEX1"]], [["HAUS1", "BAUM2"]]
-    assert T.thesis_style_bleu(h, r, 1) == pytest.approx(100 / 3, abs=1e-3)   # the shared comma "matches"
-    assert T.translation_metrics(h, r)["bleu1"] == 0.0
+    assert C.thesis_style_bleu(h, r, 1) == pytest.approx(100 / 3, abs=1e-3)   # the shared comma "matches"
+    assert C.translation_metrics(h, r)["bleu1"] == 0.0
     # glosses with punctuation stay whole tokens: `$NUM-EINER1A:4` is one token, matched or not as a whole
-    m = T.translation_metrics([["$NUM-EINER1A:4", "ICH1"]], [["$NUM-EINER1A:5", "ICH1"]])
+    m = C.translation_metrics([["$NUM-EINER1A:4", "ICH1"]], [["$NUM-EINER1A:5", "ICH1"]])
     assert m["bleu1"] == pytest.approx(50.0)
-    assert T.thesis_style_bleu([["$NUM-EINER1A:4", "ICH1"]], [["$NUM-EINER1A:5", "ICH1"]], 1) > 50
+    assert C.thesis_style_bleu([["$NUM-EINER1A:4", "ICH1"]], [["$NUM-EINER1A:5", "ICH1"]], 1) > 50
 
 
 def test_metrics_errors_and_empty_hypotheses():
     with pytest.raises(ConfigError):
-        T.translation_metrics(["A"], ["A", "B"])
+        C.translation_metrics(["A"], ["A", "B"])
     with pytest.raises(ConfigError):
-        T.translation_metrics([], [])
-    m = T.translation_metrics(["", "A"], ["B", "A"])
+        C.translation_metrics([], [])
+    m = C.translation_metrics(["", "A"], ["B", "A"])
     assert m["wer"] == pytest.approx(50.0) and m["exact_match"] == pytest.approx(50.0)
 
 
 def test_aggregate_runs_mean_std():
-    agg = T.aggregate_runs([{"bleu4": 20.0}, {"bleu4": 22.0}, {"bleu4": 24.0}], keys=["bleu4"])
+    agg = C.aggregate_runs([{"bleu4": 20.0}, {"bleu4": 22.0}, {"bleu4": 24.0}], keys=["bleu4"])
     assert agg["bleu4"] == {"mean": 22.0, "std": 2.0, "n": 3}
-    assert T.aggregate_runs([{"bleu4": 5.0}], keys=["bleu4"])["bleu4"]["std"] == 0.0
+    assert C.aggregate_runs([{"bleu4": 5.0}], keys=["bleu4"])["bleu4"]["std"] == 0.0
     with pytest.raises(ConfigError):
-        T.aggregate_runs([])
+        C.aggregate_runs([])
 
 
 # ---------------------------------------------------------------- configs
 
 def test_presets_and_yaml(tmp_path):
     for name in ("phoenix-cpu", "phoenix-sample", "lora-tiny", "lora-thesis", "mbart-phoenix", "phoenix-g2t-sample"):
-        assert T.preset_config(name).name == name
-    thesis = T.preset_config("lora-thesis")
+        assert C.preset_config(name).name == name
+    thesis = C.preset_config("lora-thesis")
     assert (thesis.pretrained, thesis.lora_r, thesis.lora_alpha, thesis.lora_dropout) == ("unsloth/DeepSeek-R1-Distill-Llama-8B", 16, 16, 0.0)
-    assert set(thesis.target_modules) == set(T.LLAMA_TARGETS) and thesis.load_in_4bit
+    assert set(thesis.target_modules) == set(C.LLAMA_TARGETS) and thesis.load_in_4bit
     y = tmp_path / "mine.yaml"
     y.write_text("base: phoenix-sample\nepochs: 1\nd_model: 64\n", encoding="utf-8")
-    cfg = T.load_config(y)
-    assert (cfg.name, cfg.epochs, cfg.d_model, cfg.vocab_size) == ("mine", 1, 64, T.preset_config("phoenix-sample").vocab_size)
+    cfg = C.load_config(y)
+    assert (cfg.name, cfg.epochs, cfg.d_model, cfg.vocab_size) == ("mine", 1, 64, C.preset_config("phoenix-sample").vocab_size)
     y.write_text("epoch: 1\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="unknown key"):
-        T.load_config(y)
+        C.load_config(y)
     with pytest.raises(ConfigError):
-        T.load_config("no-such-preset")
+        C.load_config("no-such-preset")
     with pytest.raises(ConfigError):
-        T.load_config("phoenix-cpu", backend="rnn")
-    assert T.T2GConfig.from_dict(T.preset_config("phoenix-cpu").to_dict()) == T.preset_config("phoenix-cpu")
+        C.load_config("phoenix-cpu", backend="rnn")
+    assert C.T2GConfig.from_dict(C.preset_config("phoenix-cpu").to_dict()) == C.preset_config("phoenix-cpu")
 
 
 def test_recase_glosses_roundtrip_on_phoenix():
     for split in ("train", "dev"):
         for p in load_pairs("phoenix", split):
-            assert T.recase_glosses(p.target.lower()) == p.target
+            assert S.recase_glosses(p.target.lower()) == p.target
 
 
 # ---------------------------------------------------------------- LoRA backend
 
 def _tiny_lora_setup(seed=0):
-    cfg = T.load_config("lora-tiny", vocab_size=400)
+    cfg = C.load_config("lora-tiny", vocab_size=400)
     train = load_pairs("phoenix", "train")[:64]
-    src, tgt = T.text_pairs(train, cfg)
-    tok = T.build_tokenizer(src + tgt + [cfg.prompt], cfg.vocab_size, chat=True)
+    src, tgt = C.text_pairs(train, cfg)
+    tok = C.build_tokenizer(src + tgt + [cfg.prompt], cfg.vocab_size, chat=True)
     torch.manual_seed(seed)
-    model = T._tiny_llama(cfg, tok)
+    model = L._tiny_llama(cfg, tok)
     return cfg, tok, model, src, tgt
 
 
 def test_lora_step_lowers_loss():
     from peft import LoraConfig, get_peft_model
     cfg, tok, model, src, tgt = _tiny_lora_setup()
-    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=list(T.LLAMA_TARGETS), task_type="CAUSAL_LM"))
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=list(C.LLAMA_TARGETS), task_type="CAUSAL_LM"))
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
-    ex = [T.lora_example(tok, cfg.prompt, s, t) for s, t in zip(src[:8], tgt[:8])]
-    x = T.pad_batch([i for i, _ in ex], tok.pad_token_id)
-    y = T.pad_batch([l for _, l in ex], -100)
+    ex = [L.lora_example(tok, cfg.prompt, s, t) for s, t in zip(src[:8], tgt[:8])]
+    x = S.pad_batch([i for i, _ in ex], tok.pad_token_id)
+    y = S.pad_batch([l for _, l in ex], -100)
     mask = (x != tok.pad_token_id).long()
     def loss():
-        return T._label_smoothed_loss(model(input_ids=x, attention_mask=mask).logits[:, :-1], y[:, 1:], 0.0)
+        return S._label_smoothed_loss(model(input_ids=x, attention_mask=mask).logits[:, :-1], y[:, 1:], 0.0)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
     before = float(loss().detach())
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
@@ -156,17 +159,17 @@ def test_lora_step_lowers_loss():
 def test_template_identical_at_training_and_inference():
     cfg, tok, _, src, tgt = _tiny_lora_setup()
     for s, t in zip(src[:10], tgt[:10]):
-        ids, labels = T.lora_example(tok, cfg.prompt, s, t)
-        prompt = T.chat_prompt_ids(tok, cfg.prompt, s)
+        ids, labels = L.lora_example(tok, cfg.prompt, s, t)
+        prompt = L.chat_prompt_ids(tok, cfg.prompt, s)
         assert ids[:len(prompt)] == prompt
         assert labels[:len(prompt)] == [-100] * len(prompt)              # completion-only loss
-        assert labels[len(prompt):] == T.completion_ids(tok, t) and labels[-1] == tok.eos_token_id
+        assert labels[len(prompt):] == L.completion_ids(tok, t) and labels[-1] == tok.eos_token_id
     # a DeepSeek-R1-style template whose generation prompt appends `<think>\n`: training sees the same prefix
     tok.chat_template = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}"
                          "{% elif m['role'] == 'user' %}<|user|>{{ m['content'] }}{% endif %}{% endfor %}"
                          "{% if add_generation_prompt %}<|assistant|><think>\n{% endif %}")
-    ids, _ = T.lora_example(tok, cfg.prompt, src[0], tgt[0])
-    prompt = T.chat_prompt_ids(tok, cfg.prompt, src[0])
+    ids, _ = L.lora_example(tok, cfg.prompt, src[0], tgt[0])
+    prompt = L.chat_prompt_ids(tok, cfg.prompt, src[0])
     assert ids[:len(prompt)] == prompt and "think" in tok.decode(prompt)
 
 
@@ -177,12 +180,12 @@ def test_lora_adapter_save_load_identical(lora, tmp_path):
     probe = [p.source for p in load_pairs("phoenix", "dev")[:4]]
     again = T.Translator.load(model.folder)
     assert isinstance(again, T.Text2Gloss) and again.translate(probe) == model.translate(probe)
-    x = torch.tensor([T.chat_prompt_ids(model.backend.tok, model.cfg.prompt, "regen im norden .")])
+    x = torch.tensor([L.chat_prompt_ids(model.backend.tok, model.cfg.prompt, "regen im norden .")])
     with torch.no_grad():
         a = model.backend.model(input_ids=x).logits
         b = again.backend.model(input_ids=x).logits
     assert torch.allclose(a, b, atol=1e-6)
-    merged = T.Translator.load(T.merge_lora(model.folder, tmp_path / "merged"))
+    merged = T.Translator.load(L.merge_lora(model.folder, tmp_path / "merged"))
     with torch.no_grad():
         c = merged.backend.model(input_ids=x).logits
     assert torch.allclose(a, c, atol=1e-4) and not (tmp_path / "merged" / "adapter").exists()
@@ -201,14 +204,14 @@ def test_bf16_autocast_and_word_dropout_train_deterministically(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     for bad in (dict(amp="fp8"), dict(word_dropout=1.0), dict(word_dropout=-0.1)):
         with pytest.raises(ConfigError, match=next(iter(bad))):
-            T.load_config("phoenix-sample", **bad)
+            C.load_config("phoenix-sample", **bad)
 
 
 @pytest.mark.parametrize("fit", [True, False])
 def test_fit_schedule_ends_the_linear_decay_within_the_budget(monkeypatch, fit):
     "A fake clock (1 s per step and per evaluation, a 100 s budget): the fitted plan ends at lr 0, the plain one is cut off."
     clock = {"t": 1000.0}
-    monkeypatch.setattr(T.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(S.time, "perf_counter", lambda: clock["t"])
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
     x = torch.randn(4, 3)
@@ -218,9 +221,9 @@ def test_fit_schedule_ends_the_linear_decay_within_the_budget(monkeypatch, fit):
     def evaluate():
         clock["t"] += 1.0
         with torch.no_grad(): return -float(model(x).pow(2).mean())
-    cfg = T.load_config("phoenix-sample", epochs=50, schedule="linear", warmup_steps=0, eval_from=0, eval_every=1,
+    cfg = C.load_config("phoenix-sample", epochs=50, schedule="linear", warmup_steps=0, eval_from=0, eval_every=1,
                         patience=0, grad_accum=1, lr=0.01, fit_schedule=fit)
-    rep = T.train_loop(model, 5, lambda epoch: [[i] for i in range(5)], step_loss, cfg, evaluate, deadline=1100.0)
+    rep = S.train_loop(model, 5, lambda epoch: [[i] for i in range(5)], step_loss, cfg, evaluate, deadline=1100.0)
     h = rep["history"]
     if fit:
         assert 10 <= rep["planned_epochs"] == len(h) < 50 and "fitted" in rep["stopped"]
@@ -232,23 +235,23 @@ def test_fit_schedule_ends_the_linear_decay_within_the_budget(monkeypatch, fit):
 
 def test_translit_source_spells_umlauts_like_phoenix_glosses():
     "Only the text2gloss model input changes: ä ö ü ß → ae oe ue ss after the PHOENIX text normalisation."
-    on = T.load_config("phoenix-sample", translit_source=True)
-    assert T.prepare_source("Im Süden wird es schön, Straßenglätte!", on) == "im sueden wird es schoen strassenglaette ."
-    assert T.prepare_source("Im Süden", T.load_config("phoenix-sample")) == "im süden ."
-    assert T.transliterate_umlauts("ÄÖÜäöüß") == "AeOeUeaeoeuess"
-    g2t = T.load_config("phoenix-g2t-sample", translit_source=True)     # gloss input of gloss2text: untouched
-    assert T.prepare_source("SUED ÜBER", g2t) == "SUED ÜBER"
-    assert T.T2GConfig.from_dict(on.to_dict()).translit_source is True  # saved with the model, so translate applies it too
+    on = C.load_config("phoenix-sample", translit_source=True)
+    assert C.prepare_source("Im Süden wird es schön, Straßenglätte!", on) == "im sueden wird es schoen strassenglaette ."
+    assert C.prepare_source("Im Süden", C.load_config("phoenix-sample")) == "im süden ."
+    assert C.transliterate_umlauts("ÄÖÜäöüß") == "AeOeUeaeoeuess"
+    g2t = C.load_config("phoenix-g2t-sample", translit_source=True)     # gloss input of gloss2text: untouched
+    assert C.prepare_source("SUED ÜBER", g2t) == "SUED ÜBER"
+    assert C.T2GConfig.from_dict(on.to_dict()).translit_source is True  # saved with the model, so translate applies it too
 
 
 def test_lemmatize_source_uses_lemmas():
     "Lemmas (simplemma), lower-cased, before the umlaut spelling; gloss2text input untouched; saved with the model."
-    on = T.load_config("phoenix-sample", lemmatize_source=True)
-    assert T.prepare_source("Die Temperaturen steigen, es regnet.", on) == "der temperatur steigen es regnen ."
-    both = T.load_config("phoenix-sample", lemmatize_source=True, translit_source=True)
-    assert T.prepare_source("Im Süden regnet es", both) == "im sueden regnen es ."
-    assert T.prepare_source("REGEN SUED", T.load_config("phoenix-g2t-sample", lemmatize_source=True)) == "REGEN SUED"
-    assert T.T2GConfig.from_dict(on.to_dict()).lemmatize_source is True
+    on = C.load_config("phoenix-sample", lemmatize_source=True)
+    assert C.prepare_source("Die Temperaturen steigen, es regnet.", on) == "der temperatur steigen es regnen ."
+    both = C.load_config("phoenix-sample", lemmatize_source=True, translit_source=True)
+    assert C.prepare_source("Im Süden regnet es", both) == "im sueden regnen es ."
+    assert C.prepare_source("REGEN SUED", C.load_config("phoenix-g2t-sample", lemmatize_source=True)) == "REGEN SUED"
+    assert C.T2GConfig.from_dict(on.to_dict()).lemmatize_source is True
 
 
 # ---------------------------------------------------------------- minimum-Bayes-risk decoding
@@ -257,22 +260,22 @@ def test_mbr_select_hand_made_nbest():
     "The consensus wins over a lone best beam once weights are flat enough; sharp weights give the best beam back."
     from sacrebleu.metrics import CHRF
     cands, lps = ["sonne nord", "regen sued morgen", "regen sued", "regen sued kalt"], [-0.5, -1.0, -1.1, -1.2]
-    assert T.mbr_select(cands, lps, "chrf", alpha=0.5) == 1            # the middle of the three `regen sued …`
-    assert T.mbr_select(cands, lps, "chrf", alpha=100.0) == 0          # all weight on the top beam
+    assert S.mbr_select(cands, lps, "chrf", alpha=0.5) == 1            # the middle of the three `regen sued …`
+    assert S.mbr_select(cands, lps, "chrf", alpha=100.0) == 0          # all weight on the top beam
     # by hand: with alpha → 0 the weights are uniform, and the utility is the mean chrF against all four
     c = CHRF()
     util = [sum(100.0 if h == r else c.sentence_score(h, [r]).score for r in cands) / 4 for h in cands]
-    assert T.mbr_select(cands, lps, "chrf", alpha=1e-9) == int(np.argmax(util))
+    assert S.mbr_select(cands, lps, "chrf", alpha=1e-9) == int(np.argmax(util))
     # duplicates pool their weight: two equal strings outweigh one more probable string
-    assert T.mbr_select(["a b", "c d", "c d"], [-1.0, -1.2, -1.2], "chrf", 1.0) == 1
-    assert T.mbr_select(["x y", "q r"], [-1.0, -1.0], "chrf++", 1.0) == 0    # a tie keeps the earlier (better) beam
-    assert T.mbr_select(["nur eins"], [-3.0]) == 0
-    with pytest.raises(ValueError, match="2 candidates but 1"): T.mbr_select(["a", "b"], [-1.0])
-    with pytest.raises(ValueError, match="at least one"): T.mbr_select([], [])
-    with pytest.raises(ConfigError, match="bleu"): T.mbr_select(["a", "b"], [-1.0, -2.0], "bleu")
-    with pytest.raises(ConfigError, match="mbr='bleu'"): T.load_config("phoenix-sample", mbr="bleu")
-    with pytest.raises(ConfigError, match="seq2seq"): T.load_config("lora-tiny", mbr="chrf")
-    with pytest.raises(ConfigError, match="mbr_alpha"): T.load_config("phoenix-sample", mbr="chrf", mbr_alpha=0)
+    assert S.mbr_select(["a b", "c d", "c d"], [-1.0, -1.2, -1.2], "chrf", 1.0) == 1
+    assert S.mbr_select(["x y", "q r"], [-1.0, -1.0], "chrf++", 1.0) == 0    # a tie keeps the earlier (better) beam
+    assert S.mbr_select(["nur eins"], [-3.0]) == 0
+    with pytest.raises(ValueError, match="2 candidates but 1"): S.mbr_select(["a", "b"], [-1.0])
+    with pytest.raises(ValueError, match="at least one"): S.mbr_select([], [])
+    with pytest.raises(ConfigError, match="bleu"): S.mbr_select(["a", "b"], [-1.0, -2.0], "bleu")
+    with pytest.raises(ConfigError, match="mbr='bleu'"): C.load_config("phoenix-sample", mbr="bleu")
+    with pytest.raises(ConfigError, match="seq2seq"): C.load_config("lora-tiny", mbr="chrf")
+    with pytest.raises(ConfigError, match="mbr_alpha"): C.load_config("phoenix-sample", mbr="chrf", mbr_alpha=0)
 
 
 @torch.no_grad()
@@ -280,31 +283,31 @@ def test_beam_candidates_and_mbr_decoding(s2s):
     "The n-best is sorted, scored as documented and headed by ensemble_generate's choice; MBR picks one of its strings, deterministically."
     model, _ = s2s
     be = model.backend
-    src = [T.prepare_source(p.source, model.cfg) for p in load_pairs("phoenix", "dev")[:12]]
+    src = [C.prepare_source(p.source, model.cfg) for p in load_pairs("phoenix", "dev")[:12]]
     x, mask = be._encode_sources(src)
-    ids = T._decoder_start(be.models[0], be.tok, model.cfg)
+    ids = S._decoder_start(be.models[0], be.tok, model.cfg)
     args = (x, mask, 4, 24, ids["decoder_start_token_id"], be.tok.eos_token_id, be.tok.pad_token_id, 1.0)
-    cands = T.beam_candidates(be.models, *args, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
-    best = T.ensemble_generate(be.models, *args, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
+    cands = S.beam_candidates(be.models, *args, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
+    best = S.ensemble_generate(be.models, *args, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
     assert len(cands) == 12 and all(len(c) >= 4 for c in cands)
     for c, b in zip(cands, best):
         assert c[0][1] == b and [s for s, _, _ in c] == sorted((s for s, _, _ in c), reverse=True)
         assert all(score == pytest.approx(raw / len(seq)) and raw < 0 for score, seq, raw in c)
-    mbr = T.Seq2SeqBackend(dataclasses.replace(model.cfg, mbr="chrf"), be.tok, be.models)
+    mbr = S.Seq2SeqBackend(dataclasses.replace(model.cfg, mbr="chrf"), be.tok, be.models)
     out = mbr.generate(src, num_beams=4)
     assert out == mbr.generate(src, num_beams=4)
     strings = [[be.tok.decode(s, skip_special_tokens=True).strip() for _, s, _ in c] for c in cands]
     assert all(o in st for o, st in zip(out, strings))
-    sharp = T.Seq2SeqBackend(dataclasses.replace(model.cfg, mbr="chrf", mbr_alpha=1e4), be.tok, be.models)
+    sharp = S.Seq2SeqBackend(dataclasses.replace(model.cfg, mbr="chrf", mbr_alpha=1e4), be.tok, be.models)
     most_probable = [st[max(range(len(c)), key=lambda k: (c[k][2], -k))] for c, st in zip(cands, strings)]
     assert sharp.generate(src, num_beams=4) == most_probable     # all weight on the most probable hypothesis
     # the length penalty re-ranks the same finished hypotheses (the search itself ranks by raw log-probability)
-    long = T.beam_candidates(be.models, *args[:-1], 4.0, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
+    long = S.beam_candidates(be.models, *args[:-1], 4.0, banned=[be.tok.pad_token_id, be.tok.bos_token_id])
     for c, lc in zip(cands, long):
         assert sorted(seq for _, seq, _ in c) == sorted(seq for _, seq, _ in lc)
         assert all(score == pytest.approx(raw / len(seq) ** 4) for score, seq, raw in lc)
         assert len(lc[0][1]) >= len(c[0][1])       # a stronger penalty never picks a shorter best hypothesis
-    lp_be = T.Seq2SeqBackend(dataclasses.replace(model.cfg, length_penalty=4.0), be.tok, be.models)
+    lp_be = S.Seq2SeqBackend(dataclasses.replace(model.cfg, length_penalty=4.0), be.tok, be.models)
     assert lp_be.generate(src, num_beams=4) == [be.tok.decode(lc[0][1], skip_special_tokens=True).strip() for lc in long]
 
 
@@ -313,16 +316,16 @@ def test_rdrop_kl_and_training():
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(2, 3, 7, generator=g), torch.randn(2, 3, 7, generator=g)
     y = torch.tensor([[1, 2, -100], [3, -100, -100]])
-    assert T._rdrop_kl(a, a, y).item() == pytest.approx(0.0, abs=1e-7)
-    kl = T._rdrop_kl(a, b, y)
-    assert kl.item() > 0 and kl.item() == pytest.approx(T._rdrop_kl(b, a, y).item(), rel=1e-6)
+    assert S._rdrop_kl(a, a, y).item() == pytest.approx(0.0, abs=1e-7)
+    kl = S._rdrop_kl(a, b, y)
+    assert kl.item() > 0 and kl.item() == pytest.approx(S._rdrop_kl(b, a, y).item(), rel=1e-6)
     la, lb = torch.log_softmax(a, -1), torch.log_softmax(b, -1)
     by_hand = [0.5 * float((la[i, j].exp() * (la[i, j] - lb[i, j])).sum() + (lb[i, j].exp() * (lb[i, j] - la[i, j])).sum())
                for i, j in ((0, 0), (0, 1), (1, 0))]
     assert kl.item() == pytest.approx(sum(by_hand) / 3, rel=1e-5)
     b2 = b.clone(); b2[0, 2] += 100.0; b2[1, 1:] -= 50.0          # changes at padded positions do not count
-    assert T._rdrop_kl(a, b2, y).item() == pytest.approx(kl.item(), rel=1e-6)
-    with pytest.raises(ConfigError, match="rdrop"): T.load_config("phoenix-sample", rdrop=-1)
+    assert S._rdrop_kl(a, b2, y).item() == pytest.approx(kl.item(), rel=1e-6)
+    with pytest.raises(ConfigError, match="rdrop"): C.load_config("phoenix-sample", rdrop=-1)
 
 
 def test_rdrop_training_lowers_the_loss(tmp_path):
@@ -337,7 +340,7 @@ def test_seq2seq_model_folder_and_result(s2s):
     meta = json.loads((model.folder / "t2g.json").read_text(encoding="utf-8"))
     assert meta["config"]["d_model"] == 32 and (model.folder / "member0").is_dir() and (model.folder / "tokenizer").is_dir()
     res = json.loads((model.folder / "eval-dev.json").read_text(encoding="utf-8"))
-    assert res["protocol"] == T.PROTOCOL and set(T.METRICS) <= set(res["metrics"]) and res["metrics"]["n"] == 20
+    assert res["protocol"] == C.PROTOCOL and set(C.METRICS) <= set(res["metrics"]) and res["metrics"]["n"] == 20
     assert model.report["members"][0]["history"][0]["dev"] >= 0
 
 
@@ -362,12 +365,12 @@ def _assert_same_search(model, x, mask, ids, limits, beams=(1, 3, 4), penalties=
     for limit in limits:
         for nb in beams:
             for lp in penalties:
-                gc = T.deterministic_generation_config(model, ids, nb, limit, lp, suppress=list(ban))
+                gc = S.deterministic_generation_config(model, ids, nb, limit, lp, suppress=list(ban))
                 hf = _hf_rows(model.generate(input_ids=x, attention_mask=mask, generation_config=gc), eos, pad)
-                own = T.ensemble_generate([model], x, mask, nb, limit, start, eos, pad, lp, banned=list(ban))
+                own = S.ensemble_generate([model], x, mask, nb, limit, start, eos, pad, lp, banned=list(ban))
                 bad = [(i, a, b) for i, (a, b) in enumerate(zip(hf, own)) if a != b]
                 assert not bad, (limit, nb, lp, bad[:2])
-                assert own == T.ensemble_generate([model], x, mask, nb, limit, start, eos, pad, lp, banned=list(ban), use_cache=False)
+                assert own == S.ensemble_generate([model], x, mask, nb, limit, start, eos, pad, lp, banned=list(ban), use_cache=False)
 
 
 @torch.no_grad()
@@ -396,10 +399,10 @@ def test_ensemble_generate_matches_hf_generate(s2s):
     model, _ = s2s
     be = model.backend
     x, mask = be._encode_sources([p.source for p in load_pairs("phoenix", "dev")[:16]])
-    ids = T._decoder_start(be.models[0], be.tok, model.cfg)   # carries eos and pad ids too
+    ids = S._decoder_start(be.models[0], be.tok, model.cfg)   # carries eos and pad ids too
     _assert_same_search(copy.deepcopy(be.models[0]).double(), x, mask, ids, limits=(8, 24), beams=(1, 3),
                         penalties=(1.0,), ban=(be.tok.pad_token_id, be.tok.bos_token_id))
-    two = T.Seq2SeqBackend(model.cfg, be.tok, [be.models[0], be.models[0]])      # an ensemble of one model twice
+    two = S.Seq2SeqBackend(model.cfg, be.tok, [be.models[0], be.models[0]])      # an ensemble of one model twice
     assert two.generate(["regen im norden ."], num_beams=3) == be.generate(["regen im norden ."], num_beams=3)
 
 
@@ -430,11 +433,11 @@ def test_gloss2text_same_machinery(tmp_path):
 
 
 def test_pretrained_local_model_keeps_its_tokenizer(tmp_path):
-    cfg = T.load_config("phoenix-sample", **TINY_S2S)
+    cfg = C.load_config("phoenix-sample", **TINY_S2S)
     pairs = load_pairs("phoenix", "train")[:300]
-    tok = T.build_tokenizer([p.source for p in pairs] + [p.target for p in pairs], 350)
+    tok = C.build_tokenizer([p.source for p in pairs] + [p.target for p in pairs], 350)
     torch.manual_seed(0)
-    T._seq2seq_from_config(cfg, tok).save_pretrained(tmp_path / "pre")
+    S._seq2seq_from_config(cfg, tok).save_pretrained(tmp_path / "pre")
     tok.save_pretrained(tmp_path / "pre")
     ft, _ = T.train_model(cfg, tmp_path / "ft", device="cpu", eval_limit=8, pretrained=str(tmp_path / "pre"), epochs=1)
     assert ft.backend.tok.get_vocab() == tok.get_vocab()
@@ -445,8 +448,8 @@ def test_cuda_request_without_cuda_is_a_config_error():
     if torch.cuda.is_available():
         pytest.skip("CUDA present")
     with pytest.raises(ConfigError, match="CUDA"):
-        T.resolve_device("cuda")
-    assert T.resolve_device("auto") == "cpu"
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
 
 
 # ---------------------------------------------------------------- augmentation
@@ -463,7 +466,7 @@ def test_back_translation_train_only_and_filtered(tmp_path):
     train = load_pairs("phoenix", "train")[:12]
     folders = []
     for k in range(2):
-        tk = T.build_tokenizer([p.source for p in load_pairs("phoenix", "train")[:200]], 300)
+        tk = C.build_tokenizer([p.source for p in load_pairs("phoenix", "train")[:200]], 300)
         conf = MarianConfig(vocab_size=len(tk), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
                             decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
                             pad_token_id=tk.pad_token_id, eos_token_id=tk.eos_token_id, decoder_start_token_id=tk.pad_token_id)
@@ -487,10 +490,10 @@ def test_back_translation_train_only_and_filtered(tmp_path):
 
 # ---------------------------------------------------------------- CLI
 
-def _cli(*argv):
+def _cli(action, *argv):
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        rc = T.cli_main(list(argv))
+        rc = run_command(f"text2gloss {action}", list(argv))
     return rc, out.getvalue(), err.getvalue()
 
 
@@ -556,7 +559,7 @@ def test_member_workers_die_with_their_parent(tmp_path):
     "A training worker whose parent is gone stops (instead of keeping the cores busy): `_exit_with_parent`."
     import subprocess, sys, time
     pid_file, ready = tmp_path / "child.pid", tmp_path / "ready"
-    child = (f"from t2g2p2s.text2gloss import _exit_with_parent; import time; _exit_with_parent(0.1); "
+    child = (f"from t2g2p2s.text2gloss_seq2seq import _exit_with_parent; import time; _exit_with_parent(0.1); "
              f"open({str(ready)!r}, 'w').write('1'); time.sleep(120)")
     middle = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {child!r}]); "
               f"open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(120)")

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from t2g2p2s.core import ConfigError, DataError
-from t2g2p2s.transcripts import (SENTENCE_COLUMNS, TOKEN_COLUMNS, RuleSet, apply_rules, cli_main, eaf_document,
-                                 gloss_category, gloss_type, is_gloss_token, load_types, normalise_gloss, parse_eaf,
-                                 parse_srt, transcripts_table, write_tables)
+from t2g2p2s.core import ConfigError, DataError, run_command
+from t2g2p2s.transcripts import (SENTENCE_COLUMNS, TOKEN_COLUMNS, eaf_document, gloss_category, gloss_type,
+                                 is_gloss_token, normalise_gloss, parse_eaf, parse_srt)
+from t2g2p2s.transcript_tables import RuleSet, apply_rules, load_types, transcripts_table, write_tables
 
 
 # ---------------------------------------------------------------- fixtures
@@ -321,7 +321,8 @@ def test_cli_json_summary_counts(tmp_path):
     e, s = _two_files(tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        rc = cli_main([str(e), str(s), "--out", str(tmp_path / "o" / "tab.parquet"), "--json-summary", "--n-jobs", "1"])
+        rc = run_command("transcripts", [str(e), str(s), "--out", str(tmp_path / "o" / "tab.parquet"), "--json-summary",
+                                         "--n-jobs", "1"])
     assert rc == 0
     summ = json.loads(out.getvalue())
     f = {x["transcript_id"]: x for x in summ["files"]}
@@ -339,14 +340,15 @@ def test_cli_json_summary_counts(tmp_path):
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        rc = cli_main([str(s), "--out", str(tmp_path / "th.parquet"), "--json-summary", "--rules", "thesis", "--n-jobs", "1"])
+        rc = run_command("transcripts", [str(s), "--out", str(tmp_path / "th.parquet"), "--json-summary", "--rules",
+                                         "thesis", "--n-jobs", "1"])
     th = json.loads(out.getvalue())
     assert rc == 0 and th["rules"]["cap_ms"] == 2000 and th["files"][0]["after"]["kept_sentences"] == 0
     assert th["files"][0]["issues"][0]["kind"] == "no_types_list"
 
     bad = write(tmp_path / "bad.eaf", "<ANNOTATION_DOCUMENT>")
     with contextlib.redirect_stdout(io.StringIO()):
-        assert cli_main([str(bad), "--out", str(tmp_path / "bad.parquet"), "--n-jobs", "1"]) == 1
+        assert run_command("transcripts", [str(bad), "--out", str(tmp_path / "bad.parquet"), "--n-jobs", "1"]) == 1
 
 
 def test_process_pool_and_dask_give_the_same_tables(tmp_path):
