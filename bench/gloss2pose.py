@@ -10,23 +10,32 @@ signs of the glosses); glosses include the thesis README's example and ten Germa
   a. the thesis's way (§6.4 without video: `json.load` of the whole dictionary, one JSON file per gloss, scaling,
      stretching, linear transitions, final JSON) against our cold CLI (`t2g2p2s translate --glosses … --out x.pose`)
      for the README example: ratio ≥ 20× wanted; peak memory of both; our warm in-process assembly (< 20 ms wanted);
-  b. video rendering at 1280×720: ours (DWPose conventions, H.264) against a baseline that draws like the thesis
-     (per-frame OpenCV drawing, mp4v; run in the bench venv, which has OpenCV);
+  b. the "render" part: video rendering at 1280×720, ours (DWPose conventions, drawn on one reused canvas, H.264 to
+     an .mp4 file end to end) against a baseline that draws like the thesis (per-frame OpenCV drawing, mp4v; run in
+     the bench venv, which has OpenCV), interleaved runs in one process: frames/s, ms and CPU ms per frame, file
+     sizes, ratio ours H.264 / thesis mp4v (≥ 1.0× wanted);
   c. matcher queries/s with and without the embedding step, on the 9,858 glosses;
   d. spoken-to-signed (`pip install spoken-to-signed` in its own venv, never the project's): its `text_to_gloss_to_pose`
      on our lexicon exported in its format (MediaPipe-Holistic `.pose` + `index.csv`) for a 10-word German sentence whose
      words are all lexicon entries, against our cold CLI for the same glosses: ratio ≥ 5× wanted;
   e. smoothness (fps-aware mean squared jerk of wrists and hands, shoulder-width units, missing points masked) of
-     random sentences assembled the thesis's way and ours.
+     random sentences assembled the thesis's way and ours;
+  f. the "butterworth" part: the zero-phase Butterworth smoothing of one assembled sentence, each arm in fresh
+     processes: importing scipy.signal + `butter(..., output="sos")` + `sosfiltfilt`, against importing
+     t2g2p2s.assembly + its NumPy `sosfiltfilt(butter_sos(...))` (why the project does not import scipy.signal):
+     times, ratio and the largest difference of the outputs.
 
 Each timed command runs in its own process, which reports its own peak RSS (VmHWM) at exit. Results are printed and
 written to `<workdir>/results.json`. Usage:
 
     .venv/bin/python bench/gloss2pose.py [--quick] [--workdir bench/out/gloss2pose] [--venv /tmp/t2g2p2s-bench-venv]
-                                          [--repeats 3] [--skip-s2s] [--no-install]
+                                          [--repeats 3] [--skip-s2s] [--no-install] [--only render,butterworth]
 
 `--quick` uses a tenth of the thesis's scale (smoke test; the ratios then understate the thesis's cost). The bench venv
 is created and `spoken-to-signed opencv-python-headless` installed into it on first use unless `--no-install`.
+`--only render` and/or `--only butterworth` run just those parts, without generating the thesis-scale dictionary:
+they draw or smooth notebook 08c's demo sentence translated on the sample lexicon (the full run's part (b) draws the
+README example on the generated lexicon) and write `<workdir>/only/results.json`.
 """
 from __future__ import annotations
 
@@ -266,7 +275,7 @@ def thesis_worker(argv: list[str]) -> int:
 # ---------------------------------------------------------------------------------------------- b. rendering baseline
 
 THESIS_RENDER = r'''
-import sys, time, colorsys, numpy as np, cv2
+import sys, time, json, colorsys, numpy as np, cv2
 LIMBS = [[2, 3], [2, 6], [3, 4], [4, 5], [6, 7], [7, 8], [2, 9], [9, 10], [10, 11], [2, 12], [12, 13], [13, 14], [2, 1],
          [1, 15], [15, 17], [1, 16], [16, 18]]
 COLORS = [[255, 0, 0], [255, 85, 0], [255, 170, 0], [255, 255, 0], [170, 255, 0], [85, 255, 0], [0, 255, 0], [0, 255, 85],
@@ -275,7 +284,7 @@ COLORS = [[255, 0, 0], [255, 85, 0], [255, 170, 0], [255, 255, 0], [170, 255, 0]
 EDGES = [[0, 1], [1, 2], [2, 3], [3, 4], [0, 5], [5, 6], [6, 7], [7, 8], [0, 9], [9, 10], [10, 11], [11, 12], [0, 13], [13, 14],
          [14, 15], [15, 16], [0, 17], [17, 18], [18, 19], [19, 20]]
 data = np.load(sys.argv[1]); out = sys.argv[2]; H, W = 720, 1280
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 vw = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), 50, (W, H)) if out != "-" else None
 for fr in data:                                   # per frame, like the thesis (§6.8): filter, pin, draw with OpenCV
     body, face, lh, rh = fr[:25].copy(), fr[25:95].copy(), fr[95:116].copy(), fr[116:137].copy()
@@ -307,17 +316,189 @@ for fr in data:                                   # per frame, like the thesis (
     canvas = cv2.resize(canvas, (W, H))
     if vw is not None: vw.write(canvas)
 if vw is not None: vw.release()
-print(len(data) / (time.perf_counter() - t0))
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0}))
 '''
+
+DEMO_GLOSSES = "WETTER2,MORGEN2,REGEN1,SCHNEE2A,KALT2A,WIND3A"   # notebook 08c's demo sentence (sample lexicon)
+
+
+def demo_translation(smooth: bool = True):
+    "Notebook 08c's demo sentence translated on the sample lexicon (real motion, not the signs of the glosses)."
+    from t2g2p2s.assembly import AssemblyConfig
+    from t2g2p2s.core import ensure_stage
+    from t2g2p2s.gloss2pose import Gloss2Pose
+    from t2g2p2s.lexicon import Lexicon
+    from t2g2p2s.matching import GlossMatcher
+    lex = Lexicon.open(ensure_stage("lexicon", "sample", 0).lexicon)
+    matcher = GlossMatcher(lex, steps=("exact", "variant", "rule", "fuzzy", "fingerspelling"))
+    return Gloss2Pose(lex, config=AssemblyConfig() if smooth else AssemblyConfig(smooth_hz=None),
+                      matcher=matcher).translate(DEMO_GLOSSES)
+
+
+def timed(fn) -> tuple[float, float]:
+    "Wall seconds of `fn()` and the CPU seconds of this process and of its children that ended meanwhile (ffmpeg)."
+    import resource
+    r0, c0, t = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    fn()
+    wall = time.perf_counter() - t
+    r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, sum(getattr(b, k) - getattr(a, k) for a, b in ((r0, r1), (c0, c1)) for k in ("ru_utime", "ru_stime"))
+
+
+def bench_render(wd: Path, pose, venv_py: Path | None, why: str, repeats: int, what: str) -> dict:
+    """Part (b), the "render" part: `pose` repeated to ≥ 300 frames, drawn at 1280×720 by ours and the thesis's way,
+    `repeats` interleaved rounds (ours in this process, the thesis's way in the bench venv); medians."""
+    import numpy as np
+    from t2g2p2s.poses import Pose
+    from t2g2p2s.rendering import _Canvas, _coco_pixels, iter_render_pose, write_pose_video
+    long = Pose(np.concatenate([pose.data] * max(1, math.ceil(300 / pose.n_frames))), pose.skeleton, pose.fps,
+                pose.width, pose.height)
+    n = long.n_frames
+    def draw_alone():                                # the renderer's drawing on its reused canvas, no copy out
+        cv = _Canvas(W, H)
+        for f in _coco_pixels(long, W, H, "frame"): cv.draw(f)
+    ours = {"draw": draw_alone,
+            "rgb": lambda: sum(1 for _ in iter_render_pose(long, W, H)),
+            "rgb_ss2": lambda: sum(1 for _ in iter_render_pose(long, W, H, supersample=2)),
+            "h264": lambda: write_pose_video(long, wd / "ours.mp4", W, H),
+            "h264_veryfast": lambda: write_pose_video(long, wd / "ours-veryfast.mp4", W, H, preset="veryfast", tune=None),
+            "mp4v": lambda: write_pose_video(long, wd / "ours-mp4v.mp4", W, H, codec="mpeg4")}
+    norm = long.data.copy(); norm[..., 0] /= W; norm[..., 1] /= H
+    np.save(wd / "render_input.npy", norm)
+    (wd / "thesis_render.py").write_text(THESIS_RENDER)
+    runs: dict = {k: [] for k in [*ours, "thesis_draw", "thesis_mp4v"]}
+    res: dict = {"frames": n, "sentence": what, "repeats": repeats}
+    for _ in range(repeats):                         # interleaved: both ways share the machine's state
+        for k, fn in ours.items(): runs[k].append(timed(fn))
+        for k, out in (("thesis_draw", "-"), ("thesis_mp4v", str(wd / "thesis.mp4"))) if venv_py else ():
+            r = run_measured([str(venv_py), str(wd / "thesis_render.py"), str(wd / "render_input.npy"), out])
+            if r["rc"] != 0: res["thesis_error"] = r["stderr"][-500:]; continue
+            t = json.loads(r["stdout"].strip().splitlines()[-1])
+            runs[k].append((t["seconds"], t["cpu_seconds"]))
+    for k, v in runs.items():
+        if not v: continue
+        wall, cpu = statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)
+        res[k] = {"fps": n / wall, "ms_per_frame": wall / n * 1000, "cpu_ms_per_frame": cpu / n * 1000,
+                  "best_fps": n / min(x[0] for x in v), "seconds_all": [round(x[0], 3) for x in v]}
+    files = {"h264": "ours.mp4", "h264_veryfast": "ours-veryfast.mp4", "mp4v": "ours-mp4v.mp4", "thesis_mp4v": "thesis.mp4"}
+    for k, f in files.items():
+        if k in res and (wd / f).is_file(): res[k]["mb"] = (wd / f).stat().st_size / 1e6
+    rows = [("draw", "ours: drawing alone (reused canvas)"), ("rgb", "ours: RGB frames (iter_render_pose)"),
+            ("rgb_ss2", "ours: RGB frames, supersample 2"), ("thesis_draw", "thesis-style: drawing alone (OpenCV)"),
+            ("h264", "ours: draw + H.264 → .mp4 (default)"), ("h264_veryfast", "ours: draw + H.264 veryfast (old default)"),
+            ("mp4v", "ours: draw + MPEG-4 part 2 (mp4v)"), ("thesis_mp4v", "thesis-style: OpenCV + mp4v → .mp4")]
+    print(f"\n## (b) render: pose video at 1280×720, {n} frames ({what}), median of {repeats} interleaved rounds")
+    widths = (44, 11, 11, 15, 15, 9)
+    print(fmt_row("", "frames/s", "ms/frame", "best ms/frame", "CPU ms/frame", "file MB", widths=widths))
+    for k, label in rows:
+        if k in res:
+            r = res[k]
+            print(fmt_row(label, f"{r['fps']:.1f}", f"{r['ms_per_frame']:.2f}", f"{1000 / r['best_fps']:.2f}",
+                          f"{r['cpu_ms_per_frame']:.2f}", f"{r['mb']:.2f}" if "mb" in r else "", widths=widths))
+    print("(H.264 default: libx264 ultrafast, tune zerolatency, crf 18, yuv420p; CPU: this process + ffmpeg)")
+    if "thesis_mp4v" in res:
+        res["ratio_h264_vs_thesis"] = res["h264"]["fps"] / res["thesis_mp4v"]["fps"]
+        res["ratio_same_codec"] = res["mp4v"]["fps"] / res["thesis_mp4v"]["fps"]
+        res["ratio_draw"] = res["draw"]["fps"] / res["thesis_draw"]["fps"]
+        res["ratio_h264_vs_thesis_best"] = res["h264"]["best_fps"] / res["thesis_mp4v"]["best_fps"]
+        print(f"ratio ours/thesis (medians): H.264 end to end vs thesis mp4v {res['ratio_h264_vs_thesis']:.2f}× "
+              f"(want ≥ 1.0; best runs {res['ratio_h264_vs_thesis_best']:.2f}×), same codec "
+              f"{res['ratio_same_codec']:.2f}×, drawing alone {res['ratio_draw']:.2f}×")
+    else: print(f"thesis-style baseline skipped: {res.get('thesis_error', why)}")
+    return res
+
+
+# ---------------------------------------------------------------------------------------------- f. butterworth
+
+BUTTER_WORKER = r'''
+import json, sys, time
+t0 = time.perf_counter()
+import numpy as np
+arm, inp, out, fps, cutoff, order = sys.argv[1:7]
+fps, cutoff, order = float(fps), float(cutoff), int(order)
+x = np.load(inp)
+t1 = time.perf_counter()
+if arm == "scipy":
+    import scipy.signal
+    t2 = time.perf_counter()
+    y = scipy.signal.sosfiltfilt(scipy.signal.butter(order, cutoff, fs=fps, output="sos"), x, axis=0)
+else:
+    from t2g2p2s.assembly import butter_sos, sosfiltfilt
+    t2 = time.perf_counter()
+    y = sosfiltfilt(butter_sos(order, cutoff, fps), x)
+t3 = time.perf_counter()
+np.save(out, y)
+print(json.dumps({"numpy_s": t1 - t0, "import_s": t2 - t1, "smooth_s": t3 - t2}))
+'''
+
+
+def smoothing_matrix(data, points):
+    """The (T, C) matrix `assembly.butterworth_smooth` filters: x, y of the `points` (bool mask) present in ≥ 2
+    frames, gaps bridged linearly."""
+    import numpy as np
+    T = len(data)
+    idx = np.flatnonzero(points)
+    m = data[:, idx, 2] > 0
+    idx, m = idx[m.sum(0) >= 2], m[:, m.sum(0) >= 2]
+    xy = data[:, idx, :2].astype(np.float64)
+    t = np.arange(T)
+    for k in np.flatnonzero(~m.all(0)):
+        ok = m[:, k]
+        for c in range(2): xy[~ok, k, c] = np.interp(t[~ok], t[ok], xy[ok, k, c])
+    return xy.reshape(T, -1)
+
+
+def bench_butterworth(wd: Path, repeats: int) -> dict:
+    """Part (f), the "butterworth" part: smoothing one assembled sentence (08c's demo, before smoothing) with
+    scipy.signal against t2g2p2s.assembly, each run in a fresh process, `repeats` interleaved rounds; medians."""
+    import numpy as np
+    from t2g2p2s.assembly import FACE, AssemblyConfig
+    cfg = AssemblyConfig()
+    pose = demo_translation(smooth=False).pose
+    pts = np.ones(pose.data.shape[1], bool)
+    if not cfg.smooth_face: pts[FACE] = False
+    x = smoothing_matrix(pose.data, pts)
+    np.save(wd / "butter_input.npy", x)
+    (wd / "_butter_worker.py").write_text(BUTTER_WORKER)
+    py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").is_file() else sys.executable
+    runs: dict = {"scipy": [], "ours": []}
+    for _ in range(repeats):
+        for arm in runs:
+            r = run_measured([py, str(wd / "_butter_worker.py"), arm, str(wd / "butter_input.npy"),
+                              str(wd / f"butter_{arm}.npy"), str(pose.fps), str(cfg.smooth_hz), str(cfg.smooth_order)],
+                             cwd=ROOT)
+            if r["rc"] != 0: raise RuntimeError(f"butterworth worker ({arm}) failed:\n{r['stderr'][-2000:]}")
+            runs[arm].append(dict(json.loads(r["stdout"].strip().splitlines()[-1]), process_s=r["seconds"]))
+    res: dict = {"frames": pose.n_frames, "columns": x.shape[1], "fps": pose.fps, "cutoff_hz": cfg.smooth_hz,
+                 "order": cfg.smooth_order, "repeats": repeats}
+    for arm, v in runs.items():
+        res[arm] = {k: statistics.median(r[k] for r in v) for k in v[0]}
+        res[arm]["import_and_smooth_s"] = statistics.median(r["import_s"] + r["smooth_s"] for r in v)
+    ys, yo = np.load(wd / "butter_scipy.npy"), np.load(wd / "butter_ours.npy")
+    res["max_abs_diff"] = float(np.abs(ys - yo).max())
+    res["ratio"] = res["scipy"]["import_and_smooth_s"] / res["ours"]["import_and_smooth_s"]
+    print(f"\n## (f) butterworth: zero-phase smoothing of one assembled sentence ({pose.n_frames} frames × {x.shape[1]} "
+          f"columns, {cfg.smooth_hz:g} Hz, order {cfg.smooth_order} at {pose.fps:g} fps), fresh processes, median of {repeats}")
+    widths = (52, 12, 12, 14, 12)
+    print(fmt_row("", "import ms", "smooth ms", "import+smooth", "process s", widths=widths))
+    for arm, label in (("scipy", "scipy.signal: butter(output='sos') + sosfiltfilt"),
+                       ("ours", "t2g2p2s.assembly: sosfiltfilt(butter_sos(…))")):
+        r = res[arm]
+        print(fmt_row(label, f"{r['import_s'] * 1000:.0f}", f"{r['smooth_s'] * 1000:.1f}",
+                      f"{r['import_and_smooth_s'] * 1000:.0f} ms", f"{r['process_s']:.2f}", widths=widths))
+    print(f"ratio scipy/ours (import + smoothing): {res['ratio']:.1f}×; largest |difference| of the outputs: "
+          f"{res['max_abs_diff']:.2e} px (process s: the whole fresh process, interpreter start and numpy included)")
+    return res
 
 
 # ---------------------------------------------------------------------------------------------- d. spoken-to-signed
 
-def ensure_venv(venv: Path, install: bool) -> tuple[Path | None, str]:
-    "The bench venv's python with spoken-to-signed and OpenCV (created on first use), or None and why not."
+def ensure_venv(venv: Path, install: bool,
+                modules: tuple[str, ...] = ("spoken_to_signed", "cv2", "pose_format")) -> tuple[Path | None, str]:
+    "The bench venv's python with spoken-to-signed and OpenCV (created on first use; `modules` must import), or None."
     py = venv / "bin" / "python"
     def ok():
-        return py.is_file() and subprocess.run([str(py), "-c", "import spoken_to_signed, cv2, pose_format"],
+        return py.is_file() and subprocess.run([str(py), "-c", "import " + ", ".join(modules)],
                                                capture_output=True).returncode == 0
     if ok(): return py, "ok"
     if not install: return None, f"{venv} has no spoken-to-signed (run without --no-install to create it)"
@@ -409,12 +590,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="runs per timed command (default 3, quick 1)")
     ap.add_argument("--skip-s2s", action="store_true", help="skip (d)")
     ap.add_argument("--no-install", action="store_true", help="never pip-install into the bench venv")
+    ap.add_argument("--only", help="run only these parts, comma-separated: render (b), butterworth (f)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a, rest = ap.parse_known_args(argv)
     if a.worker == "thesis": return thesis_worker(rest)
     import numpy as np
     os.environ.setdefault("T2G2P2S_PROGRESS", "0")
     repeats = a.repeats or (1 if a.quick else 3)
+    if a.only: return main_only(a, repeats)
     n_glosses, n_frames = (THESIS_SCALE[0] // 10, THESIS_SCALE[1] // 10) if a.quick else THESIS_SCALE
     wd = Path(a.workdir) / ("quick" if a.quick else "full")
     wd.mkdir(parents=True, exist_ok=True)
@@ -443,7 +626,6 @@ def main(argv=None) -> int:
     ours_console = median_run(ours_cmd(README_GLOSSES, wd / "ours-readme.pose", console=True), repeats)
     from t2g2p2s.gloss2pose import Gloss2Pose
     from t2g2p2s.matching import GlossMatcher
-    from t2g2p2s.rendering import iter_render_pose, write_pose_video
     from t2g2p2s.lexicon import Lexicon
     lex = Lexicon.open(lexdir)
     eng = Gloss2Pose(lex, steps=("exact", "variant", "rule", "fuzzy", "fingerspelling"))
@@ -469,43 +651,10 @@ def main(argv=None) -> int:
           f"(want < 20 ms)")
     print("(the console script adds the imports of t2g2p2s.pipeline: nbformat → jsonschema alone is about 1 s)")
 
-    # b. rendering
-    pose = tr.pose
-    reps = max(1, math.ceil(300 / pose.n_frames))
-    from t2g2p2s.poses import Pose
-    long = Pose(np.concatenate([pose.data] * reps), pose.skeleton, pose.fps, pose.width, pose.height)
-    def fps_of(fn):
-        t = time.perf_counter(); fn(); return long.n_frames / (time.perf_counter() - t)
-    results["b"] = {"frames": long.n_frames,
-                    "ours_draw_fps_ss2": fps_of(lambda: sum(1 for _ in iter_render_pose(long, W, H, supersample=2))),
-                    "ours_draw_fps_ss1": fps_of(lambda: sum(1 for _ in iter_render_pose(long, W, H, supersample=1))),
-                    "ours_h264_fps": fps_of(lambda: write_pose_video(long, wd / "ours.mp4", W, H)),
-                    "ours_mp4v_fps": fps_of(lambda: write_pose_video(long, wd / "ours-mp4v.mp4", W, H, codec="mpeg4"))}
+    # b. rendering (the "render" part)
     venv_py, why = ensure_venv(Path(a.venv), not a.no_install)
     results["venv"] = why
-    norm = long.data.copy(); norm[..., 0] /= W; norm[..., 1] /= H
-    np.save(wd / "render_input.npy", norm)
-    if venv_py is not None:
-        (wd / "thesis_render.py").write_text(THESIS_RENDER)
-        for key, out in (("thesis_draw_fps", "-"), ("thesis_mp4v_fps", str(wd / "thesis.mp4"))):
-            r = run_measured([str(venv_py), str(wd / "thesis_render.py"), str(wd / "render_input.npy"), out])
-            if r["rc"] == 0: results["b"][key] = float(r["stdout"].strip().splitlines()[-1])
-            else: results["b"]["thesis_error"] = r["stderr"][-500:]
-    b = results["b"]
-    print(f"\n## (b) pose video at 1280×720 ({long.n_frames} frames)")
-    print(fmt_row("", "frames/s"))
-    print(fmt_row("ours: drawing only (DWPose, supersample 2)", f"{b['ours_draw_fps_ss2']:.1f}"))
-    print(fmt_row("ours: drawing only (supersample 1, default)", f"{b['ours_draw_fps_ss1']:.1f}"))
-    if "thesis_draw_fps" in b: print(fmt_row("thesis-style: drawing only (OpenCV, per frame)", f"{b['thesis_draw_fps']:.1f}"))
-    print(fmt_row("ours: video, H.264 veryfast crf 18 (default)", f"{b['ours_h264_fps']:.1f}"))
-    print(fmt_row("ours: video, MPEG-4 part 2 (mp4v)", f"{b['ours_mp4v_fps']:.1f}"))
-    if "thesis_mp4v_fps" in b:
-        print(fmt_row("thesis-style: OpenCV drawing + mp4v", f"{b['thesis_mp4v_fps']:.1f}"))
-        b["ratio_same_codec"] = b["ours_mp4v_fps"] / b["thesis_mp4v_fps"]
-        b["ratio_h264_vs_thesis"] = b["ours_h264_fps"] / b["thesis_mp4v_fps"]
-        print(f"ratio ours/thesis: same codec {b['ratio_same_codec']:.2f}×, ours H.264 vs thesis mp4v {b['ratio_h264_vs_thesis']:.2f}×; "
-              f"files: ours H.264 {(wd / 'ours.mp4').stat().st_size / 1e6:.1f} MB, thesis mp4v {(wd / 'thesis.mp4').stat().st_size / 1e6:.1f} MB")
-    else: print(f"thesis-style baseline skipped: {b.get('thesis_error', why)}")
+    results["b"] = bench_render(wd, tr.pose, venv_py, why, repeats, "the README example")
 
     # c. matcher
     rng = np.random.default_rng(1)
@@ -606,6 +755,30 @@ def main(argv=None) -> int:
     for mth in ("thesis", "ours"): print(fmt_row(mth, f"{med.loc[mth, 'wrists']:.3g}", f"{med.loc[mth, 'hands']:.3g}"))
     print(f"share of sentences where ours is smoother: {results['e']['share_ours_lower']}")
 
+    # f. the "butterworth" part
+    results["f"] = bench_butterworth(wd, max(repeats, 5))
+
+    results["total_seconds"] = time.perf_counter() - T0
+    (wd / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    print(f"\nresults: {wd / 'results.json'} ({results['total_seconds']:.0f} s)")
+    return 0
+
+
+def main_only(a, repeats: int) -> int:
+    "`--only render,butterworth`: just those parts, on notebook 08c's demo sentence (sample lexicon), no dictionary."
+    parts = [p.strip() for p in a.only.split(",") if p.strip()]
+    bad = set(parts) - {"render", "butterworth"}
+    if bad: raise SystemExit(f"--only: unknown part(s) {sorted(bad)}; parts: render, butterworth")
+    wd = Path(a.workdir) / "only"
+    wd.mkdir(parents=True, exist_ok=True)
+    T0 = time.perf_counter()
+    print(f"# Gloss2Pose benchmark, parts {', '.join(parts)}; work folder {wd}")
+    results: dict = {"parts": parts, "repeats": repeats}
+    if "render" in parts:
+        venv_py, why = ensure_venv(Path(a.venv), not a.no_install, modules=("cv2", "numpy"))
+        results["venv"] = why
+        results["render"] = bench_render(wd, demo_translation().pose, venv_py, why, repeats, "08c's demo sentence")
+    if "butterworth" in parts: results["butterworth"] = bench_butterworth(wd, max(repeats, 5))
     results["total_seconds"] = time.perf_counter() - T0
     (wd / "results.json").write_text(json.dumps(results, indent=2, default=float))
     print(f"\nresults: {wd / 'results.json'} ({results['total_seconds']:.0f} s)")

@@ -408,6 +408,7 @@ STAGES: dict[str, Stage] = {
     "figures": Stage("figures", "90_figures"),
 }
 
+# %% ../nbs/00_core.ipynb #3cc60fcc
 def _stage(name: str) -> Stage:
     if name not in STAGES: raise ConfigError(f"stage={name!r}: unknown stage, expected one of {list(STAGES)}")
     return STAGES[name]
@@ -463,6 +464,7 @@ def make_stage(name: str, tier: str = "sample", seed: int = 0, **params) -> Stag
     out.result = result
     return out
 
+# %% ../nbs/00_core.ipynb #4733c40f
 def finish_stage(name: str, tier: str = "sample", seed: int = 0, **params) -> StageOutputs:
     """Stamp stage `name` finished in `tier` once every declared output exists: `make_stage` does it after the maker,
     and a stage notebook that wrote its outputs step by step (with its demonstrations) does it at its end."""
@@ -473,6 +475,7 @@ def finish_stage(name: str, tier: str = "sample", seed: int = 0, **params) -> St
                                     "maker": _stage(name).maker, "notebook": _stage(name).notebook})
     return out
 
+# %% ../nbs/00_core.ipynb #09489fa7
 def ensure_stage(name: str, tier: str = "sample", seed: int = 0) -> StageOutputs:
     """The outputs of stage `name` for this tier and seed. On the sample tier a missing stage is made (its needs
     first); on the full tier it is an error that names the notebook to run."""
@@ -549,6 +552,7 @@ def _arg_type(anno) -> tuple[type, bool, tuple | None]:
         return t, True, ch
     return (anno if anno in (str, int, float, bool) else str), False, None
 
+# %% ../nbs/00_core.ipynb #78c5295b
 def _add_argument(p, cmd: Command, name: str, anno, default, help_: str, kw_only: bool = False) -> None:
     typ, many, lit = _arg_type(anno)
     kw: dict[str, Any] = {"help": help_}
@@ -587,6 +591,7 @@ def command_parser(cmd: Command, prog: str = "t2g2p2s") -> argparse.ArgumentPars
                       kinds[name] is inspect.Parameter.KEYWORD_ONLY)
     return p
 
+# %% ../nbs/00_core.ipynb #3d2d1c88
 def run_command(name: str, argv: Sequence[str], prog: str = "t2g2p2s") -> int:
     "Parse `argv` for the declared command `name` and run it: its exit status (None = 0); library errors give 2."
     if name not in COMMANDS: raise ConfigError(f"unknown command {name!r}")

@@ -5,6 +5,7 @@
 # %% ../nbs/08b_rendering.ipynb #28c12c71
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -35,58 +36,107 @@ HAND_COLORS = tuple(tuple(colorsys.hsv_to_rgb(i / len(HAND_EDGES), 1.0, 1.0)) fo
 DWPOSE_REF_SIZE = 2160                     # short side of MimicMotion's drawing canvas
 COCO_FACE = slice(18, 18 + 68)             # the 68 landmarks (pupils 68, 69 are not drawn)
 COCO_HANDS = (slice(88, 109), slice(109, 130))
-_UNIT = np.exp(1j * np.linspace(0, 2 * np.pi, 33)[:-1])
+_UNIT = np.exp(1j * np.linspace(0, 2 * np.pi, 33)[:-1])    # a limb's ellipse: 32 vertices on the unit circle
+_LIMB_A, _LIMB_B = (np.array(v) for v in zip(*COCO18_LIMBS))
+_HAND_A, _HAND_B = (np.array(v) for v in zip(*HAND_EDGES))
+_LIMB_RGB, _JOINT_RGB = np.array(DWPOSE_COLORS[:len(COCO18_LIMBS)], np.float32), np.array(DWPOSE_COLORS, np.float32)
+_HAND_RGB = np.array(HAND_COLORS)
 
-def draw_pose_frame(frame: np.ndarray, width: int, height: int, conf_threshold: float = 0.3, canvas: np.ndarray | None = None,
-                    palette: str = "mimicmotion", supersample: int = 1, scale: float | None = None,
-                    hands: bool = True, face: bool = True) -> np.ndarray:
-    """Draw one COCO-18 frame (130, 3): x, y in pixels of a `width` × `height` image, confidence (0 = missing, not drawn);
-    returns (height, width, 3) uint8 RGB. `canvas` (same shape) is drawn on instead of black."""
+# %% ../nbs/08b_rendering.ipynb #130f86f3
+def _inks(rgb: np.ndarray, palette: str) -> list[tuple]:
+    "Integer colours (n, 3) as PIL fills; MimicMotion's canvas is BGR, so its RGB images show the palette reversed."
+    return list(map(tuple, (rgb[:, ::-1] if palette == "mimicmotion" else rgb).tolist()))
+
+def _discs(dr, p: np.ndarray, r: float, inks: list, boxes: list) -> None:
+    "Filled discs of radius `r` at the points `p` (n, 2); their boxes are appended to `boxes`."
+    if not len(p): return
+    box = np.concatenate([p - r, p + r], 1)
+    for b, ink in zip(box.tolist(), inks): dr.ellipse(b, fill=ink)
+    boxes.append(box)
+
+# %% ../nbs/08b_rendering.ipynb #c51a269f
+def _limbs(dr, xy: np.ndarray, c: np.ndarray, stick: float, conf_threshold: float, palette: str, boxes: list) -> None:
+    "The 17 limbs whose two ends reach `conf_threshold`, as filled 32-gons of half-width `stick`, dimmed to 60 %."
+    ok = np.flatnonzero((c[_LIMB_A] >= conf_threshold) & (c[_LIMB_B] >= conf_threshold))
+    if not len(ok): return
+    a, b = xy[_LIMB_A[ok]], xy[_LIMB_B[ok]]
+    mid, d = (a + b) / 2, b - a
+    length = np.hypot(d[:, 0], d[:, 1]).astype(np.float64)
+    rot, nz = np.ones(len(ok), np.complex128), length > 0
+    rot[nz] = d[nz, 0] / length[nz] + 1j * (d[nz, 1] / length[nz])
+    pts = _UNIT.real * (length[:, None] / 2) + 1j * _UNIT.imag * stick
+    pts = pts * rot[:, None] + (mid[:, 0].astype(np.float64) + 1j * mid[:, 1].astype(np.float64))[:, None]
+    rgb = (_LIMB_RGB[ok] * c[_LIMB_A[ok], None] * c[_LIMB_B[ok], None]).astype(np.int64) * 0.6
+    for p, ink in zip(np.stack([pts.real, pts.imag], -1).reshape(len(ok), -1).tolist(),
+                      _inks(rgb.astype(np.int64), palette)):
+        dr.polygon(p, fill=ink)
+    boxes.append(np.stack([pts.real.min(1), pts.imag.min(1), pts.real.max(1), pts.imag.max(1)], -1))
+
+# %% ../nbs/08b_rendering.ipynb #1e2f2a75
+def _hand(dr, hxy: np.ndarray, hc: np.ndarray, r: float, width: int, palette: str, boxes: list) -> None:
+    "One hand (21, 2): edges in HSV(edge/20) × the product of their ends' confidences, joints blue × confidence."
+    e = np.flatnonzero((hc[_HAND_A] > 0) & (hc[_HAND_B] > 0))
+    if len(e):
+        s = (hc[_HAND_A[e]] * hc[_HAND_B[e]] * 255).astype(np.int64)
+        seg = np.concatenate([hxy[_HAND_A[e]], hxy[_HAND_B[e]]], 1)
+        for p, ink in zip(seg.tolist(), _inks((_HAND_RGB[e] * s[:, None]).astype(np.int64), palette)):
+            dr.line(p, fill=ink, width=width)
+        boxes.append(np.concatenate([np.minimum(seg[:, :2], seg[:, 2:]) - width,
+                                     np.maximum(seg[:, :2], seg[:, 2:]) + width], 1))
+    j = np.flatnonzero(hc > 0)
+    blue = np.zeros((len(j), 3), np.int64)
+    blue[:, 2] = (hc[j] * 255).astype(np.int64)
+    _discs(dr, hxy[j], r, _inks(blue, palette), boxes)
+
+# %% ../nbs/08b_rendering.ipynb #398ce8b5
+def _draw_pose(dr, f: np.ndarray, k: float, ss: int, conf_threshold: float, palette: str, hands: bool,
+               face: bool) -> tuple[float, float, float, float] | None:
+    """Draw COCO-18 frame `f` (130, 3) with DWPose's sizes × `k` at `ss`× coordinates, in DWPose's order (limbs,
+    joints, hands, face); returns the box (x0, y0, x1, y1) holding everything drawn, or None when nothing was."""
+    if palette not in ("mimicmotion", "openpose"): raise ValueError(f"palette={palette!r}: mimicmotion | openpose")
+    xy, c = f[:, :2] * ss, f[:, 2]
+    stick, r_body, r_hand, w_hand, r_face = 4 * k, 4 * k, 4 * k, max(1, int(round(2 * k))), 3 * k
+    boxes: list = []
+    _limbs(dr, xy, c, stick, conf_threshold, palette, boxes)
+    j = np.flatnonzero(c[:18] > conf_threshold)
+    _discs(dr, xy[j], r_body, _inks((_JOINT_RGB[j] * c[j, None]).astype(np.int64), palette), boxes)
+    if hands:
+        for hs in COCO_HANDS: _hand(dr, xy[hs], c[hs], r_hand, w_hand, palette, boxes)
+    if face:
+        j = np.flatnonzero(c[COCO_FACE] > 0)
+        v = (c[COCO_FACE][j] * 255).astype(np.int64).tolist()
+        _discs(dr, xy[COCO_FACE][j], r_face, list(zip(v, v, v)), boxes)
+    if not boxes: return None
+    b = np.concatenate(boxes)
+    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+def draw_pose_frame(frame: np.ndarray, width: int, height: int, conf_threshold: float = 0.3,
+                    canvas: np.ndarray | None = None, palette: str = "mimicmotion", supersample: int = 1,
+                    scale: float | None = None, hands: bool = True, face: bool = True) -> np.ndarray:
+    """Draw one COCO-18 frame (130, 3): x, y in pixels of a `width` × `height` image, confidence (0 = missing, not
+    drawn); returns (height, width, 3) uint8 RGB. `canvas` (same shape) is drawn on instead of black."""
     from PIL import Image, ImageDraw
     f = np.asarray(frame, np.float32)
-    if f.shape != (COCO_18.n_points, 3): raise ValueError(f"frame must be COCO-18 + face + hands ({COCO_18.n_points}, 3), got {f.shape}")
-    if palette not in ("mimicmotion", "openpose"): raise ValueError(f"palette={palette!r}: mimicmotion | openpose")
+    if f.shape != (COCO_18.n_points, 3):
+        raise ValueError(f"frame must be COCO-18 + face + hands ({COCO_18.n_points}, 3), got {f.shape}")
     ss = max(1, int(supersample))
     k = (scale if scale is not None else min(width, height) / DWPOSE_REF_SIZE) * ss
-    col = (lambda c: tuple(int(v) for v in c[::-1])) if palette == "mimicmotion" else (lambda c: tuple(int(v) for v in c))
     if canvas is not None:
-        if canvas.shape != (height, width, 3): raise ValueError(f"canvas must be ({height}, {width}, 3), got {canvas.shape}")
+        if canvas.shape != (height, width, 3):
+            raise ValueError(f"canvas must be ({height}, {width}, 3), got {canvas.shape}")
         img = Image.fromarray(np.ascontiguousarray(canvas, np.uint8))
         if ss > 1: img = img.resize((width * ss, height * ss), Image.NEAREST)
     else: img = Image.new("RGB", (width * ss, height * ss))
-    dr = ImageDraw.Draw(img)
-    xy, c = f[:, :2] * ss, f[:, 2]
-    stick, r_body, r_hand, w_hand, r_face = 4 * k, 4 * k, 4 * k, max(1, int(round(2 * k))), 3 * k
-    def disc(p, r, colour): dr.ellipse([p[0] - r, p[1] - r, p[0] + r, p[1] + r], fill=colour)
-    for i, (a, b) in enumerate(COCO18_LIMBS):                        # limbs, already dimmed to 60 %
-        if c[a] < conf_threshold or c[b] < conf_threshold: continue
-        mid, d = (xy[a] + xy[b]) / 2, xy[b] - xy[a]
-        length = float(np.hypot(*d))
-        rot = complex(d[0], d[1]) / length if length > 0 else 1
-        pts = _UNIT.real * (length / 2) + 1j * _UNIT.imag * stick
-        pts = pts * rot + complex(mid[0], mid[1])
-        dr.polygon(list(zip(pts.real.tolist(), pts.imag.tolist())), fill=col([int(int(v * c[a] * c[b]) * 0.6) for v in DWPOSE_COLORS[i]]))
-    for i in range(18):                                              # joints
-        if c[i] > conf_threshold: disc(xy[i], r_body, col([int(v * c[i]) for v in DWPOSE_COLORS[i]]))
-    if hands:
-        for hs in COCO_HANDS:
-            hxy, hc = xy[hs], c[hs]
-            for ie, (a, b) in enumerate(HAND_EDGES):
-                if hc[a] > 0 and hc[b] > 0:
-                    s = int(hc[a] * hc[b] * 255)
-                    dr.line([tuple(hxy[a]), tuple(hxy[b])], fill=col([int(v * s) for v in HAND_COLORS[ie]]), width=w_hand)
-            for p, cc in zip(hxy, hc):
-                if cc > 0: disc(p, r_hand, col((0, 0, int(cc * 255))))
-    if face:
-        for p, cc in zip(xy[COCO_FACE], c[COCO_FACE]):
-            if cc > 0: v = int(cc * 255); disc(p, r_face, (v, v, v))
+    _draw_pose(ImageDraw.Draw(img), f, k, ss, conf_threshold, palette, hands, face)
     if ss > 1: img = img.reduce(ss)
     return np.array(img, dtype=np.uint8)
 
-def canvas_transform(pose: Pose, width: int, height: int, fit: str = "frame", margin: float = 0.08) -> tuple[float, float, float]:
+# %% ../nbs/08b_rendering.ipynb #5c2e7d12
+def canvas_transform(pose: Pose, width: int, height: int, fit: str = "frame",
+                     margin: float = 0.08) -> tuple[float, float, float]:
     """(scale, dx, dy) taking the pose's coordinates onto a `width` × `height` canvas, one for the whole sequence:
-    `frame` = the pose's own frame fitted inside (aspect kept, centred; normalised poses are stretched to the canvas),
-    `body` = the sequence's body and hands (1st–99th percentile box) fitted inside with a margin."""
+    `frame` = the pose's own frame fitted inside (aspect kept, centred; normalised poses are stretched to the
+    canvas), `body` = the sequence's body and hands (1st–99th percentile box) fitted inside with a margin."""
     if fit == "frame":
         if pose.width is None: return float("nan"), 0.0, 0.0
         s = min(width / pose.width, height / pose.height)
@@ -117,28 +167,132 @@ def _render_size(pose: Pose, width: int | None, height: int | None) -> tuple[int
     if width is None or height is None: raise ValueError("give both width and height (or neither)")
     return int(width), int(height)
 
+# %% ../nbs/08b_rendering.ipynb #23455b03
+class _Canvas:
+    "One black RGB image drawn frame after frame; only the box the last frame drew is blanked before the next."
+    def __init__(self, width: int, height: int, conf_threshold: float = 0.3, palette: str = "mimicmotion",
+                 scale: float | None = None, hands: bool = True, face: bool = True):
+        from PIL import Image, ImageDraw
+        self.width, self.height, self.box = int(width), int(height), None
+        self.img = Image.new("RGB", (self.width, self.height))
+        self.dr = ImageDraw.Draw(self.img)
+        k = scale if scale is not None else min(width, height) / DWPOSE_REF_SIZE
+        self.args = (k, 1, conf_threshold, palette, hands, face)
+
+    def draw(self, frame: np.ndarray) -> tuple[int, int, int, int] | None:
+        "Draw `frame` (130, 3) pixels; returns the integer box (x0, y0, x1, y1), end exclusive, that may hold ink."
+        if self.box is not None: self.dr.rectangle((*self.box[:2], self.box[2] - 1, self.box[3] - 1), fill=0)
+        b = _draw_pose(self.dr, np.asarray(frame, np.float32), *self.args)
+        if b is None: self.box = None; return None
+        x0, y0 = max(0, math.floor(b[0]) - 2), max(0, math.floor(b[1]) - 2)
+        x1, y1 = min(self.width, math.ceil(b[2]) + 3), min(self.height, math.ceil(b[3]) + 3)
+        self.box = (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+        return self.box
+
+    def rgb(self) -> np.ndarray: return np.array(self.img, dtype=np.uint8)
+
+# %% ../nbs/08b_rendering.ipynb #545a3604
 def iter_render_pose(pose: Pose, width: int | None = None, height: int | None = None, fps: float | None = None,
                      conf_threshold: float = 0.3, fit: str = "frame", **draw_kw) -> Iterator[np.ndarray]:
     "Rendered frames one at a time (see `render_pose`)."
     width, height = _render_size(pose, width, height)
     if fps is not None and not math.isclose(fps, pose.fps, rel_tol=1e-6): pose = pose.resample(fps)
     d = _coco_pixels(pose, width, height, fit)
-    for t in range(len(d)): yield draw_pose_frame(d[t], width, height, conf_threshold, **draw_kw)
+    if draw_kw.get("canvas") is not None or int(draw_kw.get("supersample", 1)) > 1:
+        for t in range(len(d)): yield draw_pose_frame(d[t], width, height, conf_threshold, **draw_kw)
+        return
+    draw_kw.pop("canvas", None); draw_kw.pop("supersample", None)
+    cv = _Canvas(width, height, conf_threshold, **draw_kw)
+    for t in range(len(d)):
+        cv.draw(d[t])
+        yield cv.rgb()
 
 def render_pose(pose: Pose, width: int | None = None, height: int | None = None, fps: float | None = None,
                 conf_threshold: float = 0.3, fit: str = "frame", **draw_kw) -> np.ndarray:
     """All frames of `pose` (OPENPOSE_137 or COCO_18) drawn with DWPose conventions: (T, height, width, 3) uint8 RGB.
-    Size defaults to the pose's frame (1280×720 for normalised poses); `fps` resamples first; `fit`: see `canvas_transform`."""
+    Size defaults to the pose's frame (1280×720 for normalised poses); `fps` resamples first; `fit`: see
+    `canvas_transform`."""
     width, height = _render_size(pose, width, height)
     frames = list(iter_render_pose(pose, width, height, fps, conf_threshold, fit, **draw_kw))
     return np.stack(frames) if frames else np.zeros((0, height, width, 3), np.uint8)
 
-def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, crf: int = 18,
-                preset: str = "medium", codec: str = "libx264") -> Path:
-    """Encode RGB uint8 frames (an array (T, H, W, 3) or any iterable of (H, W, 3) frames) at `path`, atomically: H.264
-    (`libx264`, yuv420p, `crf`, `preset`, moov atom first) by default, or MPEG-4 part 2 (`codec='mpeg4'`, the
-    thesis's mp4v) for comparisons. Width and height must be even. The one video writer of the project."""
+# %% ../nbs/08b_rendering.ipynb #5aa6430a
+_BT601 = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]) / 255
+_BT601 = _BT601.T.astype(np.float32)          # RGB (0–255) → Y (16–235), U, V (16–240) less their offsets
+
+class _YUV420:
+    "yuv420p planes of `width` × `height` (even) black frames, updated tile by tile from a `_Canvas`."
+    T = 8
+    def __init__(self, width: int, height: int):
+        T = self.T
+        self.width, self.height = width, height
+        self.hp, self.wp = -(-height // T) * T, -(-width // T) * T           # padded to whole tiles
+        self.buf = np.empty(self.hp * self.wp * 3 // 2, np.uint8)
+        Y, UV = self.buf[:self.hp * self.wp], self.buf[self.hp * self.wp:]
+        Y[:], UV[:] = 16, 128                                                # black
+        self.Yt = Y.reshape(self.hp // T, T, self.wp // T, T)
+        self.UVt = UV.reshape(2, self.hp // T, T // 2, self.wp // T, T // 2)
+        self.prev = (np.zeros(0, int), np.zeros(0, int))
+        padded = (self.hp, self.wp) != (height, width)
+        self.out = np.empty(height * width * 3 // 2, np.uint8) if padded else self.buf
+
+    def frame(self) -> np.ndarray:
+        "The current frame as one yuv420p buffer (the planes themselves when no padding was needed)."
+        if self.out is self.buf: return self.buf
+        H, W, n = self.height, self.width, self.hp * self.wp
+        self.out[:H * W].reshape(H, W)[:] = self.buf[:n].reshape(self.hp, self.wp)[:H, :W]
+        self.out[H * W:].reshape(2, H // 2, W // 2)[:] = self.buf[n:].reshape(2, self.hp // 2, -1)[:, :H // 2, :W // 2]
+        return self.out
+
+    def update(self, canvas: _Canvas, box: tuple[int, int, int, int] | None) -> np.ndarray:
+        "Blank the tiles inked last time, convert those inked now (within `box` of `canvas`); returns `frame()`."
+        T = self.T
+        py, px = self.prev
+        self.Yt[py, :, px, :], self.UVt[:, py, :, px, :] = 16, 128
+        self.prev = (np.zeros(0, int), np.zeros(0, int))
+        if box is None: return self.frame()
+        tx0, ty0, tx1, ty1 = box[0] // T, box[1] // T, -(-box[2] // T), -(-box[3] // T)
+        reg = np.asarray(canvas.img.crop((tx0 * T, ty0 * T, tx1 * T, ty1 * T)))      # outside the image: black
+        ink = reg.reshape(ty1 - ty0, T, -1).max(1).reshape(ty1 - ty0, tx1 - tx0, -1).max(-1) > 0
+        ty, tx = np.nonzero(ink)
+        if not len(ty): return self.frame()
+        rgb = reg.reshape(ty1 - ty0, T, tx1 - tx0, T, 3)[ty, :, tx].astype(np.float32)  # (n, T, T, 3)
+        ty, tx = ty + ty0, tx + tx0
+        self.Yt[ty, :, tx, :] = rgb @ _BT601[:, 0] + 16.5                     # + ½: storing as uint8 truncates
+        m = (rgb[:, 0::2, 0::2] + rgb[:, 1::2, 0::2] + rgb[:, 0::2, 1::2] + rgb[:, 1::2, 1::2]) / 4
+        uv = m @ _BT601[:, 1:] + 128.5                                                  # chroma of each 2×2 mean
+        self.UVt[0, ty, :, tx, :], self.UVt[1, ty, :, tx, :] = uv[..., 0], uv[..., 1]
+        self.prev = (ty, tx)
+        return self.frame()
+
+# %% ../nbs/08b_rendering.ipynb #88f14f93
+@contextlib.contextmanager
+def _ffmpeg(path: Path, width: int, height: int, fps: float, codec: str, crf: int, preset: str,
+            tune: str | None = None, pix_fmt_in: str = "rgb24"):
+    "A function sending raw frames to ffmpeg writing `path` atomically (yuv420p, moov atom first, no metadata)."
     import imageio_ffmpeg
+    if codec not in ("libx264", "mpeg4"): raise ConfigError(f"codec={codec!r}: libx264 | mpeg4")
+    if width % 2 or height % 2:
+        raise ConfigError(f"video size {width}×{height}: H.264 (yuv420p) needs even width and height")
+    if codec == "libx264": params = ["-crf", str(int(crf)), "-preset", preset] + (["-tune", tune] if tune else [])
+    else: params = ["-q:v", "3"]
+    with atomic_path(path) as tmp:
+        w = imageio_ffmpeg.write_frames(str(tmp), (width, height), fps=float(fps), codec=codec, pix_fmt_in=pix_fmt_in,
+                                        pix_fmt_out="yuv420p", macro_block_size=1, quality=None,
+                                        ffmpeg_log_level="error",
+                                        output_params=params + ["-movflags", "+faststart", "-map_metadata", "-1",
+                                                                "-f", "mp4"])
+        w.send(None)
+        try: yield w.send
+        finally: w.close()
+
+# %% ../nbs/08b_rendering.ipynb #93ce8b0d
+def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float, crf: int = 18,
+                preset: str = "medium", codec: str = "libx264", tune: str | None = None) -> Path:
+    """Encode RGB uint8 frames (an array (T, H, W, 3) or any iterable of (H, W, 3) frames) at `path`, atomically:
+    H.264 (`libx264`, yuv420p, `crf`, `preset`, optional `tune`, moov atom first) by default, or MPEG-4 part 2
+    (`codec='mpeg4'`, the thesis's mp4v) for comparisons. Width and height must be even. The one video writer of
+    the project."""
     if codec not in ("libx264", "mpeg4"): raise ConfigError(f"codec={codec!r}: libx264 | mpeg4")
     it = iter(frames)
     first = next(it, None)
@@ -146,20 +300,10 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
     first = np.asarray(first)
     if first.dtype != np.uint8 or first.ndim != 3 or first.shape[-1] != 3:
         raise ConfigError(f"{path}: expected (H, W, 3) uint8 frames, got {first.dtype} {first.shape}")
-    H, W = first.shape[:2]
-    if W % 2 or H % 2: raise ConfigError(f"video size {W}×{H}: H.264 (yuv420p) needs even width and height")
     path = Path(path)
-    params = ["-crf", str(int(crf)), "-preset", preset] if codec == "libx264" else ["-q:v", "3"]
-    with atomic_path(path) as tmp:
-        w = imageio_ffmpeg.write_frames(str(tmp), (W, H), fps=float(fps), codec=codec, pix_fmt_in="rgb24",
-                                        pix_fmt_out="yuv420p", macro_block_size=1, ffmpeg_log_level="error",
-                                        output_params=params + ["-movflags", "+faststart", "-map_metadata", "-1",
-                                                                "-f", "mp4"])
-        w.send(None)
-        try:
-            w.send(np.ascontiguousarray(first))
-            for f in it: w.send(np.ascontiguousarray(f))
-        finally: w.close()
+    with _ffmpeg(path, first.shape[1], first.shape[0], fps, codec, crf, preset, tune) as send:
+        send(np.ascontiguousarray(first))
+        for f in it: send(np.ascontiguousarray(f))
     return path
 
 def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
@@ -173,11 +317,22 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     frames = [np.frombuffer(b, np.uint8).reshape(H, W, 3) for b in gen]
     return (np.stack(frames) if frames else np.zeros((0, H, W, 3), np.uint8)), float(meta["fps"])
 
+# %% ../nbs/08b_rendering.ipynb #9d650c35
 def write_pose_video(pose: Pose, path: str | os.PathLike, width: int | None = None, height: int | None = None,
-                     fps: float | None = None, crf: int = 18, preset: str = "veryfast", codec: str = "libx264",
-                     **render_kw) -> Path:
-    "Render `pose` (see `iter_render_pose`) and encode it with `write_video`."
+                     fps: float | None = None, crf: int = 18, preset: str = "ultrafast", codec: str = "libx264",
+                     tune: str | None = "zerolatency", **render_kw) -> Path:
+    "Render `pose` (see `iter_render_pose`) and encode it like `write_video` (H.264 `ultrafast`, `zerolatency`)."
     width, height = _render_size(pose, width, height)
-    if width % 2 or height % 2: raise ConfigError(f"video size {width}×{height}: H.264 (yuv420p) needs even width and height")
-    fps = float(fps or pose.fps)
-    return write_video(iter_render_pose(pose, width, height, fps, **render_kw), path, fps, crf, preset, codec)
+    if width % 2 or height % 2:
+        raise ConfigError(f"video size {width}×{height}: H.264 (yuv420p) needs even width and height")
+    fps, path = float(fps or pose.fps), Path(path)
+    if render_kw.get("canvas") is not None or int(render_kw.get("supersample", 1)) > 1:
+        return write_video(iter_render_pose(pose, width, height, fps, **render_kw), path, fps, crf, preset, codec, tune)
+    if not math.isclose(fps, pose.fps, rel_tol=1e-6): pose = pose.resample(fps)
+    d = _coco_pixels(pose, width, height, render_kw.pop("fit", "frame"))
+    render_kw.pop("canvas", None); render_kw.pop("supersample", None)
+    if not len(d): raise ConfigError(f"{path}: no frames to write")
+    cv, yuv = _Canvas(width, height, **render_kw), _YUV420(width, height)
+    with _ffmpeg(path, width, height, fps, codec, crf, preset, tune, pix_fmt_in="yuv420p") as send:
+        for f in d: send(yuv.update(cv, cv.draw(f)))
+    return path

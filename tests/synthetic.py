@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from t2g2p2s.lexicon import LexiconWriter
 
@@ -79,3 +80,18 @@ class FakeEncoder:
             s = f"  {t} "
             for i in range(len(s) - 2): out[r, hash(s[i:i + 3]) % 256] += 1
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+# ------------------------------------------------------------------ shared fixtures (import them into a test module)
+
+@pytest.fixture(scope="module")
+def lex(tmp_path_factory):
+    "The 13-gloss synthetic lexicon of `write_lexicon`, opened."
+    from t2g2p2s.lexicon import Lexicon
+    return Lexicon.open(write_lexicon(tmp_path_factory.mktemp("lex") / "lexicon"))
+
+
+@pytest.fixture(scope="module")
+def times_csv(tmp_path_factory):
+    "The gloss-time table of `write_times_csv`."
+    return write_times_csv(tmp_path_factory.mktemp("times") / "gloss_times.csv")

@@ -14,17 +14,7 @@ from t2g2p2s.core import ConfigError, DataError
 from t2g2p2s.lexicon import Lexicon
 from t2g2p2s.poses import OPENPOSE_137, Pose
 
-from synthetic import RH, H, W, signer, write_lexicon, write_times_csv
-
-
-@pytest.fixture(scope="module")
-def lex(tmp_path_factory) -> Lexicon:
-    return Lexicon.open(write_lexicon(tmp_path_factory.mktemp("lex") / "lexicon"))
-
-
-@pytest.fixture(scope="module")
-def times_csv(tmp_path_factory):
-    return write_times_csv(tmp_path_factory.mktemp("times") / "gloss_times.csv")
+from synthetic import H, lex, RH, signer, times_csv, W, write_lexicon, write_times_csv  # noqa: F401 (fixtures)
 
 
 # ------------------------------------------------------------------ gloss times

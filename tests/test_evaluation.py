@@ -206,7 +206,10 @@ def test_recogniser_learns_distinct_signs(tmp_path):
     seq = Pose(np.concatenate([test[0][1].data, test[2][1].data]), OPENPOSE_137, FPS, W, H)
     assert rec.classify(seq, [(0, 18, "a"), (18, 36, "b")]) == [test[0][0], test[2][0]]
     assert all(g in rec.vocab for g in rec.decode(seq))
+    assert rec.decode(seq.slice(0, 0)) == []                     # an empty pose has nothing to recognise
     rec.save(tmp_path / "rec")
+    rec.save(tmp_path / "rec2")
+    assert (tmp_path / "rec" / "recogniser.pt").read_bytes() == (tmp_path / "rec2" / "recogniser.pt").read_bytes()
     back = GlossRecogniser.load(tmp_path / "rec")
     assert back.vocab == rec.vocab and back.classify(seq, [(0, 18)]) == rec.classify(seq, [(0, 18)])
     with pytest.raises(ConfigError):

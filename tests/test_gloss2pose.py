@@ -17,17 +17,7 @@ from t2g2p2s.matching import UnknownGlossError
 from t2g2p2s.pipeline import main
 from t2g2p2s.poses import OPENPOSE_137, Pose, read_openpose_folder, read_pose_file, read_skels
 
-from synthetic import H, W, FakeEncoder, write_lexicon, write_times_csv
-
-
-@pytest.fixture(scope="module")
-def lex(tmp_path_factory) -> Lexicon:
-    return Lexicon.open(write_lexicon(tmp_path_factory.mktemp("lex") / "lexicon"))
-
-
-@pytest.fixture(scope="module")
-def times_csv(tmp_path_factory):
-    return write_times_csv(tmp_path_factory.mktemp("times") / "gloss_times.csv")
+from synthetic import FakeEncoder, H, lex, times_csv, W, write_lexicon, write_times_csv  # noqa: F401 (fixtures)
 
 
 def fly_in_count(p: Pose) -> int:

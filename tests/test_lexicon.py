@@ -25,7 +25,7 @@ from t2g2p2s.lexicon import (ENTRY_COLUMNS, FRAME_BYTES, INDEX_CSV_COLUMNS, INDE
                              quality_components)
 from t2g2p2s.poses import OPENPOSE_137
 
-from synthetic import GLOSSES, H, W, FakeEncoder, signer, write_lexicon
+from synthetic import FakeEncoder, GLOSSES, H, lex, signer, W, write_lexicon  # noqa: F401 (fixtures)
 
 
 def camera_frame(f: int, conf: float = 0.9) -> np.ndarray:
@@ -39,11 +39,6 @@ def camera_frame(f: int, conf: float = 0.9) -> np.ndarray:
 
 def frames(f0: int, f1: int) -> np.ndarray:
     return np.stack([camera_frame(f) for f in range(f0, f1)]).astype(np.float32)
-
-
-@pytest.fixture(scope="module")
-def lex(tmp_path_factory) -> Lexicon:
-    return Lexicon.open(write_lexicon(tmp_path_factory.mktemp("lex") / "lexicon"))
 
 
 def parquet_entries(folder) -> list[Entry]:

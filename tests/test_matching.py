@@ -13,12 +13,7 @@ from t2g2p2s.matching import (EmbeddingIndex, GlossInputError, GlossMatcher, Unk
                               embedding_index_path, parse_glosses, rule_candidates, variant_index)
 from t2g2p2s.poses import OPENPOSE_137
 
-from synthetic import FakeEncoder, write_lexicon
-
-
-@pytest.fixture(scope="module")
-def lex(tmp_path_factory) -> Lexicon:
-    return Lexicon.open(write_lexicon(tmp_path_factory.mktemp("lex") / "lexicon"))
+from synthetic import FakeEncoder, lex, write_lexicon  # noqa: F401 (fixtures)
 
 
 def matcher(lex, **kw):
