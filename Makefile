@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.t2g2p2s-installed
 PROFILE ?= params/sample.yaml
 
-.PHONY: install reproduce test sync bench figures data-checksums clean help
+.PHONY: install reproduce test sync bench figures data-checksums clean help rehearsal rehearsal-corpus
 .DEFAULT_GOAL := help
 
 help:
@@ -15,6 +15,7 @@ help:
 	@echo "make bench       run the benchmarks in bench/"
 	@echo "make figures     regenerate the figures from the latest run outputs and publish them to figures/"
 	@echo "make data-checksums  rewrite the sha256 list in data/README.md"
+	@echo "make rehearsal   build + serve a rehearsal corpus (REHEARSAL_SCALE=1/16) and run params/rehearsal.yaml on it"
 
 $(STAMP): settings.ini setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,19 @@ bench: $(STAMP)
 
 figures: $(STAMP)
 	$(BIN)/t2g2p2s figures
+
+# The full profile rehearsed on a corpus of the real shape (README, "Rehearsing the full profile"); resumable:
+# run it again after a stop and finished stages (stamps) and finished transcripts are not redone.
+REHEARSAL_SCALE ?= 1/16
+REHEARSAL_DIR   := build/rehearsal/$(subst /,-,$(REHEARSAL_SCALE))
+
+rehearsal-corpus: $(STAMP)
+	$(BIN)/t2g2p2s sample-corpus build --out $(REHEARSAL_DIR)/corpus --scale $(REHEARSAL_SCALE)
+
+rehearsal: rehearsal-corpus
+	$(BIN)/t2g2p2s sample-corpus serve $(REHEARSAL_DIR)/corpus --port 8766 & srv=$$!; \
+	T2G2P2S_DATA=$(abspath $(REHEARSAL_DIR))/data $(BIN)/t2g2p2s run params/rehearsal.yaml --resume \
+	  --run-id rehearsal-$(subst /,-,$(REHEARSAL_SCALE)); rc=$$?; kill $$srv; exit $$rc
 
 data-checksums:
 	$(PYTHON) tools/data_checksums.py

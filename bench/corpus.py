@@ -1,24 +1,33 @@
-"""Benchmark of the lexicon build (notebook 05): streaming `build_lexicon` vs a baseline that `json.loads` each whole
-wrapper file, on a generated corpus in the DGS-Korpus formats. One command:
+"""Benchmark of the full profile at scale: the rehearsal corpus (notebook 01e) at three fractions of the real Public
+DGS Corpus, every stage of `params/rehearsal.yaml` run through the runner, and the lexicon build (notebook 05a)
+against the thesis's way of reading the OpenPose files (whole-file `json.loads`), per process. One command:
 
-    .venv/bin/python bench/corpus.py [--transcripts 20] [--frames 1500] [--n-jobs 2] [--keep DIR]
+    .venv/bin/python bench/corpus.py [--scales 1/64,1/32,1/16] [--root build/bench-corpus] [--lexicon-only]
 
-Each variant runs in a fresh Python process (so peak memory is its own): frames/s = frames of the cameras a1+b1 read
-per second of wall time; peak memory = the process's peak resident set size (VmHWM) and its growth over the state
-after imports and reading the tokens table; for the process pool also the largest worker's (ru_maxrss of children).
-The baseline does the same extraction work (span frames, explicit person choice, quality, top-k per gloss kept in
-memory) after loading each file completely, as the thesis's mapper did (thesis-spec §2.6); it writes no store, the
-streaming build writes the whole store (frames, index, sentences, candidates table).
-The generated motions are random walks, not signs; only sizes and timings matter here.
+For each scale it
+1. builds the rehearsal corpus (`t2g2p2s sample-corpus build --scale F`, resumable) and times it;
+2. serves it on a free port and runs the rehearsal profile (`t2g2p2s run params/rehearsal.yaml --resume`, tier
+   full, T2G2P2S_DATA = ROOT/<scale>/data): seconds and peak resident memory of every notebook (the runner samples
+   the kernel and its workers) come from the run's manifest; a finished scale is not run again;
+3. measures the lexicon build in single processes on the scale's scraped files: our streaming build of all
+   transcripts, and on the same two smallest transcripts the baseline (each wrapper read whole with `json.loads`,
+   then the same extraction: span frames, person choice, quality, top-k; thesis-spec §2.6) and ours. Frames/s
+   counts the a1 + b1 frames read; peak memory is the process's peak RSS (VmHWM).
+
+Then it prints time and peak memory per stage and scale, a linear fit of time over the number of transcripts with
+its extrapolation to the real corpus (400 transcripts; the Text2Gloss stage is capped by its time budget and does
+not scale), and the lexicon build's frames/s ratio to the baseline. Results: ROOT/results.json.
+The rehearsal corpus's motions are real human motion, not the real signs; only sizes and timings matter here.
 """
 from __future__ import annotations
 
 import argparse
-import gzip
+import fractions
 import heapq
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +35,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CLI = [sys.executable, "-c", "from t2g2p2s.pipeline import main; raise SystemExit(main())"]
+REAL_TRANSCRIPTS = 400
 
 
 def _status_kb(key: str) -> int:
@@ -38,187 +51,211 @@ def _status_kb(key: str) -> int:
     return 0
 
 
-def rss_kb() -> int:
-    "Current resident set size of this process in KB (Linux /proc; 0 elsewhere)."
-    return _status_kb("VmRSS")
+def peak_rss_mb() -> float:
+    "Peak resident set size of this process (VmHWM; ru_maxrss where /proc is missing) in MB."
+    return (_status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
 
 
-def peak_rss_kb() -> int:
-    """Peak resident set size of this process in KB: VmHWM, which exec resets (ru_maxrss would carry the peak of the
-    process that forked us, here the corpus generator); ru_maxrss where /proc is missing."""
-    return _status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-# ---------------------------------------------------------------- the generated corpus
-
-def _track(rng: np.random.Generator, n: int, cx: float) -> np.ndarray:
-    "A (n, 137, 3) random-walk body around x = cx in a 1280×720 frame, OpenPose-like rounding and confidences."
-    base = np.stack([rng.uniform(cx - 150, cx + 150, 137), rng.uniform(150, 650, 137)], -1)
-    walk = np.cumsum(rng.normal(0, 1.5, (n, 137, 2)), axis=0)
-    xy = np.round(base[None] + walk, 2)
-    conf = np.round(rng.uniform(0.3, 0.95, (n, 137)), 3)
-    conf[rng.random((n, 137)) < 0.03] = 0
-    out = np.concatenate([xy, conf[..., None]], -1)
-    out[out[..., 2] == 0] = 0
-    return out
-
-
-def generate_corpus(folder: Path, n_transcripts: int = 20, n_frames: int = 1500, seed: int = 0):
-    "Write `n_transcripts` wrappers (a1, b1, c) and return (tokens, sentences, openpose paths)."
-    from t2g2p2s.poses import OPENPOSE_137, Pose, openpose_person, write_dgs_wrapper
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    vocab = [f"GLOSSE{i}A" for i in range(300)]
-    p = 1 / np.arange(1, len(vocab) + 1); p /= p.sum()
-    toks, sents, ops = [], [], {}
-    for k in range(n_transcripts):
-        tid = f"{1500000 + k}"
-        tracks = {"A": _track(rng, n_frames, 640), "B": _track(rng, n_frames, 640)}
-        pose = {s: Pose(tracks[s].astype(np.float32), OPENPOSE_137, 50.0, 1280, 720) for s in tracks}
-        people = {s: [openpose_person(pose[s], t, decimals=3) for t in range(n_frames)] for s in tracks}
-        recs = [{"id": tid, "camera": "a1", "width": 1280, "height": 720, "frames": {t: [people["A"][t]] for t in range(n_frames)}},
-                {"id": tid, "camera": "b1", "width": 1280, "height": 720, "frames": {t: [people["B"][t]] for t in range(n_frames)}},
-                {"id": tid, "camera": "c", "width": 1280, "height": 720,
-                 "frames": {t: [people["A"][t], people["B"][t]] for t in range(n_frames)}}]
-        path = folder / f"{tid}_openpose.json.gz"
-        write_dgs_wrapper(path, recs, compresslevel=1)
-        ops[tid] = path
-        for spk in ("A", "B"):
-            t, j, sent = 400, 0, []
-            while True:
-                gd = max(40, int(round(180 * np.exp(0.6 * rng.standard_normal()) / 20)) * 20)
-                if t + gd > n_frames * 20 - 200: break
-                sid = f"{tid}:{spk}:{j // 5}"
-                g = vocab[int(rng.choice(len(vocab), p=p))]
-                toks.append(dict(token_id=f"{tid}:{spk}:t{j}", transcript_id=tid, speaker=spk, hand="r", start_ms=t, end_ms=t + gd,
-                                 end_ms_capped=t + min(gd, 2000), raw_gloss=g, gloss=g, type=g, category="lexical", dual=False,
-                                 sentence_id=sid, excluded=False, exclude_reason=None))
-                if rng.random() < 0.05:
-                    toks.append(dict(toks[-1], token_id=f"{tid}:{spk}:t{j}l", hand="l", raw_gloss="$INDEX1", gloss="$INDEX1",
-                                     type="$INDEX1", category="index", dual=True))
-                sent.append((t, t + gd, sid))
-                t += gd + max(0, int(round(200 * np.exp(0.7 * rng.standard_normal()) / 20)) * 20)
-                j += 1
-            for sid in sorted({s for *_, s in sent}):
-                ss = [x for x in sent if x[2] == sid]
-                sents.append(dict(transcript_id=tid, speaker=spk, sentence_id=sid, start_ms=ss[0][0] - 40, end_ms=ss[-1][1] + 80,
-                                  german="Ein Satz.", excluded=False))
-    return pd.DataFrame(toks), pd.DataFrame(sents), ops
-
-
-# ---------------------------------------------------------------- the two variants (run in child processes)
-
-def run_stream(corpus: Path, n_jobs: int, top_k: int) -> dict:
-    from t2g2p2s.lexicon_build import build_lexicon
-    toks = pd.read_parquet(corpus / "tokens.parquet"); sents = pd.read_parquet(corpus / "sentences.parquet")
-    ops = {p.name.split("_")[0]: p for p in sorted(corpus.glob("*_openpose.json.gz"))}
-    before = rss_kb()
+def timed(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
+    "Run `cmd`; wall seconds and the peak RSS of the child (os.wait4's ru_maxrss, MB)."
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=corpus) as d:
-        rep = build_lexicon(toks, ops, Path(d) / "lex", top_k=top_k, executor="serial" if n_jobs <= 1 else "process",
-                            n_jobs=n_jobs, sentences=sents)
-    sec = time.perf_counter() - t0
-    return {"seconds": sec, "raw_frames": rep.raw_frames, "entries": rep.n_entries, "lexicon_frames": rep.lexicon_frames,
-            "sentences": rep.n_sentences, "rss_before_kb": before,
-            "maxrss_kb": peak_rss_kb(),
-            "children_maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
+    out = open(log, "ab") if log else subprocess.DEVNULL
+    try:
+        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=out)
+        _, status, ru = os.wait4(p.pid, 0)
+    finally:
+        if log: out.close()
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0: raise SystemExit(f"{' '.join(cmd[:6])} ... failed with status {rc} (log: {log})")
+    return {"seconds": time.perf_counter() - t0, "peak_mb": ru.ru_maxrss / 1024}
 
 
-def run_baseline(corpus: Path, top_k: int) -> dict:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- lexicon build, one process each (child mode)
+
+def _scale_inputs(data: Path, only: list[str] | None):
+    import pandas as pd
+    from t2g2p2s.lexicon_build import find_openpose_files
+    toks = pd.read_parquet(data / "transcripts" / "tokens.parquet")
+    sents = pd.read_parquet(data / "transcripts" / "sentences.parquet")
+    ops = find_openpose_files(data / "raw")
+    if only:
+        ops = {k: v for k, v in ops.items() if k in only}
+        toks, sents = toks[toks.transcript_id.isin(only)], sents[sents.transcript_id.isin(only)]
+    return toks, sents, ops
+
+
+def run_ours(data: Path, only: list[str] | None) -> dict:
+    from t2g2p2s.lexicon_build import build_lexicon
+    toks, sents, ops = _scale_inputs(data, only)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=data) as d:
+        rep = build_lexicon(toks, ops, Path(d) / "lex", executor="serial", sentences=sents)
+    return {"seconds": time.perf_counter() - t0, "raw_frames": rep.raw_frames, "entries": rep.n_entries,
+            "transcripts": len(ops), "peak_mb": peak_rss_mb()}
+
+
+def run_baseline(data: Path, only: list[str] | None, top_k: int = 3) -> dict:
+    "The thesis's reading: `json.loads` of each whole wrapper, then our extraction of the gloss spans from it."
+    import gzip
     from t2g2p2s.lexicon import quality_components
     from t2g2p2s.lexicon_build import CAMERA_OF_SPEAKER, candidate_spans, choose_person
-    toks = pd.read_parquet(corpus / "tokens.parquet")
-    ops = {p.name.split("_")[0]: p for p in sorted(corpus.glob("*_openpose.json.gz"))}
+    toks, _, ops = _scale_inputs(data, only)
     spans, _ = candidate_spans(toks)
-    before = rss_kb()
     t0 = time.perf_counter()
     kept: dict[str, list] = {}
     raw = seq = 0
     for tid, g in spans.groupby("transcript_id", sort=True):
         with gzip.open(ops[tid], "rb") as f: recs = json.loads(f.read())
         by_cam = {r["camera"]: r for r in recs}
-        raw += sum(len(by_cam[c]["frames"]) for c in CAMERA_OF_SPEAKER.values())
+        raw += sum(len(by_cam[c]["frames"]) for c in CAMERA_OF_SPEAKER.values() if c in by_cam)
         for r in g.itertuples(index=False):
             frames = by_cam[CAMERA_OF_SPEAKER[r.speaker]]["frames"]
             buf = np.zeros((int(r.n_frames), 137, 3), np.float32)
             for f in range(int(r.frame_start), int(r.frame_end)):
                 fr = frames.get(str(f))
                 if fr:
-                    a, _ = choose_person(fr["people"])
+                    try: a, _ = choose_person(fr["people"])
+                    except Exception: continue                      # a malformed body: skipped, as ours does
                     if a is not None: buf[f - int(r.frame_start)] = a
             q = quality_components(buf, r.hand, float(r.end_ms - r.start_ms), float(r.median_ms))["quality"]
             h = kept.setdefault(r.gloss, [])
-            item = (q, -seq, seq, buf); seq += 1
+            item = (q, -seq, seq); seq += 1
             if len(h) < top_k: heapq.heappush(h, item)
-            elif item[:2] > h[0][:2]: heapq.heapreplace(h, item)
+            elif item > h[0]: heapq.heapreplace(h, item)
         del recs, by_cam
-    sec = time.perf_counter() - t0
-    n = sum(len(h) for h in kept.values())
-    return {"seconds": sec, "raw_frames": raw, "entries": n, "lexicon_frames": sum(x[3].shape[0] for h in kept.values() for x in h),
-            "rss_before_kb": before, "maxrss_kb": peak_rss_kb(), "children_maxrss_kb": 0}
+    return {"seconds": time.perf_counter() - t0, "raw_frames": raw, "entries": sum(len(h) for h in kept.values()),
+            "transcripts": len(ops), "peak_mb": peak_rss_mb()}
 
 
-# ---------------------------------------------------------------- driver
-
-def _child(variant: str, corpus: Path, n_jobs: int, top_k: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", variant, "--corpus", str(corpus), "--n-jobs", str(n_jobs), "--top-k", str(top_k)]
+def child(variant: str, data: Path, only: list[str] | None) -> dict:
+    cmd = [sys.executable, __file__, "--child", variant, "--data", str(data)] + (["--only", ",".join(only)] if only else [])
     env = dict(os.environ, T2G2P2S_PROGRESS="0", T2G2P2S_LOG="WARNING")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if r.returncode != 0: raise SystemExit(f"{variant} failed:\n{r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    if r.returncode != 0: raise SystemExit(f"{variant} failed:\n{r.stderr[-3000:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["frames_per_s"] = out["raw_frames"] / out["seconds"]
+    return out
+
+
+# ---------------------------------------------------------------- one scale
+
+def rehearse(scale: str, root: Path, lexicon_only: bool) -> dict:
+    import yaml
+    tag = scale.replace("/", "-")
+    base = root / tag
+    corpus, data, log = base / "corpus", base / "data", base / "log.txt"
+    base.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, T2G2P2S_PROGRESS="0", T2G2P2S_DATA=str(data.resolve()))
+    res: dict = {"scale": scale}
+    print(f"\n== scale {scale}: corpus", flush=True)
+    res["corpus"] = timed(CLI + ["sample-corpus", "build", "--out", str(corpus), "--scale", scale], env, log)
+    res["summary"] = json.loads((corpus / "REHEARSAL_SUMMARY.json").read_text())
+    port = free_port()
+    prof = yaml.safe_load((ROOT / "params" / "rehearsal.yaml").read_text())
+    prof["notebooks"]["02"]["base_url"] = f"http://127.0.0.1:{port}/meinedgs/"
+    if lexicon_only: prof["only"] = ["02", "03a", "05a"]
+    ppath = base / "rehearsal.yaml"
+    ppath.write_text(yaml.safe_dump(prof, sort_keys=False))
+    srv = subprocess.Popen(CLI + ["sample-corpus", "serve", str(corpus), "--port", str(port)], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        print(f"== scale {scale}: the rehearsal profile (log: {log})", flush=True)
+        run_id = f"bench-corpus-{tag}"
+        res["run"] = timed(CLI + ["run", str(ppath), "--resume", "--run-id", run_id], env, log)
+    finally:
+        srv.terminate(); srv.wait()
+    m = json.loads((ROOT / "runs" / run_id / "manifest.json").read_text())
+    res["stages"] = {r["notebook"].split(".")[0]: {"seconds": r.get("seconds"), "peak_mb": r.get("peak_rss_mb"),
+                                                   "status": r["status"]} for r in m["notebooks"]}
+    print(f"== scale {scale}: lexicon build per process", flush=True)
+    sizes = sorted((p.stat().st_size, p.name.split("_")[0]) for p in (data / "raw").rglob("*_openpose.json.gz"))
+    two = [t for _, t in sizes[:2]]
+    res["lexicon"] = {"ours, all transcripts": child("ours", data, None),
+                      "ours, 2 smallest": child("ours", data, two),
+                      "baseline, 2 smallest": child("baseline", data, two)}
+    return res
+
+
+# ---------------------------------------------------------------- report
+
+def report(results: list[dict]) -> dict:
+    ns = np.array([r["summary"]["transcripts"] for r in results], float)
+    print("\ncorpus per scale:")
+    for r in results:
+        s = r["summary"]
+        print(f"  {r['scale']:>5}: {s['transcripts']} transcripts, {s['hours']} h, {s['frames_a1_b1']:,} a1+b1 frames, "
+              f"{s['json_bytes'] / 1e9:.1f} GB JSON ({s['gz_bytes'] / 1e9:.1f} GB gz), {s['types']:,} types; "
+              f"built in {r['corpus']['seconds']:.0f} s, peak {r['corpus']['peak_mb']:.0f} MB")
+    names = ["corpus build"] + list(dict.fromkeys(k for r in results for k in r["stages"]))
+    def row(r, name):
+        if name == "corpus build": return r["corpus"]["seconds"], r["corpus"]["peak_mb"]
+        st = r["stages"].get(name) or {}
+        return st.get("seconds"), st.get("peak_mb")
+    head = "".join(f"{r['scale']:>16}" for r in results)
+    print(f"\n{'stage (seconds / peak MB)':28s}{head}{'fit: s + s/transcript':>26}{'at 400 transcripts':>20}")
+    extrap = {}
+    for name in names:
+        cells, ts = [], []
+        for r in results:
+            s, mb = row(r, name)
+            cells.append("—" if s is None else f"{s:7.0f} / {mb or 0:5.0f}")
+            ts.append(np.nan if s is None else s)
+        ts = np.array(ts, float)
+        ok = ~np.isnan(ts)
+        fit = np.polyfit(ns[ok], ts[ok], 1) if ok.sum() >= 2 else None
+        capped = name.startswith("07c")
+        if fit is not None:
+            at = ts[ok].max() if capped else fit[1] + fit[0] * REAL_TRANSCRIPTS
+            extrap[name] = {"intercept_s": fit[1], "per_transcript_s": fit[0], "at_400_s": at, "capped": capped}
+            tail = f"{fit[1]:8.0f} + {fit[0]:6.2f}·n{'':6s}" + (f"{at / 60:14.0f} min" + (" (capped)" if capped else ""))
+        else: tail = ""
+        print(f"  {name:26s}" + "".join(f"{c:>16}" for c in cells) + f"  {tail}")
+    total = sum(v["at_400_s"] for v in extrap.values())
+    print(f"  {'all stages':26s}{'':{16 * len(results)}s}{'':26s}{total / 3600:14.1f} h")
+    print("\nlexicon build, one process (frames/s of a1 + b1 read; peak MB):")
+    ratios = {}
+    for r in results:
+        lx = r["lexicon"]
+        base, two, allr = lx["baseline, 2 smallest"], lx["ours, 2 smallest"], lx["ours, all transcripts"]
+        ratios[r["scale"]] = {"same files": two["frames_per_s"] / base["frames_per_s"],
+                              "all transcripts vs baseline": allr["frames_per_s"] / base["frames_per_s"]}
+        print(f"  {r['scale']:>5}: baseline {base['frames_per_s']:8.0f} fr/s {base['peak_mb']:7.0f} MB | ours (same 2) "
+              f"{two['frames_per_s']:8.0f} fr/s {two['peak_mb']:5.0f} MB | ours (all {allr['transcripts']}) "
+              f"{allr['frames_per_s']:8.0f} fr/s {allr['peak_mb']:5.0f} MB | ratio same files "
+              f"{ratios[r['scale']]['same files']:.1f}×")
+    peaks = [r["lexicon"]["ours, all transcripts"]["peak_mb"] for r in results]
+    print(f"  ours, peak MB over the scales: {', '.join(f'{p:.0f}' for p in peaks)} "
+          f"(largest / smallest {max(peaks) / min(peaks):.2f}; transcripts {ns.max() / ns.min():.0f}×)")
+    return {"extrapolation": extrap, "lexicon_ratios": ratios, "lexicon_peak_mb": peaks}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--transcripts", type=int, default=20, help="transcripts in the generated corpus (at least 20 for the report)")
-    ap.add_argument("--frames", type=int, default=1500, help="frames per camera and transcript (50 fps; 1500 = 30 s)")
-    ap.add_argument("--n-jobs", type=int, default=2, help="workers of the parallel streaming run")
-    ap.add_argument("--top-k", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--keep", help="write the corpus here and keep it (default: a temporary folder)")
-    ap.add_argument("--child", choices=("stream", "baseline"), help=argparse.SUPPRESS)
-    ap.add_argument("--corpus", help=argparse.SUPPRESS)
+    ap.add_argument("--scales", default="1/64,1/32,1/16", help="comma-separated fractions of the real corpus")
+    ap.add_argument("--root", default=str(ROOT / "build" / "bench-corpus"), help="where corpora and tiers go")
+    ap.add_argument("--lexicon-only", action="store_true", help="run only 02, 03a, 05a of the profile")
+    ap.add_argument("--child", choices=("ours", "baseline"), help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--only", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
-        res = run_stream(Path(a.corpus), a.n_jobs, a.top_k) if a.child == "stream" else run_baseline(Path(a.corpus), a.top_k)
+        only = a.only.split(",") if a.only else None
+        res = run_ours(Path(a.data), only) if a.child == "ours" else run_baseline(Path(a.data), only)
         print(json.dumps(res))
         return 0
-    ctx = tempfile.TemporaryDirectory() if not a.keep else None
-    corpus = Path(a.keep) if a.keep else Path(ctx.name)
-    try:
-        t0 = time.perf_counter()
-        toks, sents, ops = generate_corpus(corpus, a.transcripts, a.frames, a.seed)
-        toks.to_parquet(corpus / "tokens.parquet"); sents.to_parquet(corpus / "sentences.parquet")
-        gz = sum(p.stat().st_size for p in ops.values())
-        js = sum(int.from_bytes(p.read_bytes()[-4:], "little") for p in ops.values())
-        print(f"corpus: {len(ops)} transcripts × {a.frames} frames × 3 cameras, {len(toks)} gloss tokens, {len(sents)} sentences; "
-              f"{gz / 1e6:.1f} MB gzip, {js / 1e6:.1f} MB JSON (largest file {max(int.from_bytes(p.read_bytes()[-4:], 'little') for p in ops.values()) / 1e6:.1f} MB); "
-              f"generated in {time.perf_counter() - t0:.0f} s", flush=True)
-        rows = {}
-        rows["baseline: json.loads whole file (1 process)"] = _child("baseline", corpus, 1, a.top_k)
-        rows["build_lexicon streaming (1 process)"] = _child("stream", corpus, 1, a.top_k)
-        if a.n_jobs > 1: rows[f"build_lexicon streaming ({a.n_jobs} processes)"] = _child("stream", corpus, a.n_jobs, a.top_k)
-        base = rows["baseline: json.loads whole file (1 process)"]
-        print(f"\n{'variant':48s} {'seconds':>8s} {'frames/s':>9s} {'peak RSS MB':>12s} {'growth MB':>10s} {'entries':>8s}")
-        for name, r in rows.items():
-            fps = r["raw_frames"] / r["seconds"]
-            peak = max(r["maxrss_kb"], r["children_maxrss_kb"]) / 1024
-            grow = (r["maxrss_kb"] - r["rss_before_kb"]) / 1024
-            r.update(frames_per_s=fps, peak_mb=peak, growth_mb=grow)
-            print(f"{name:48s} {r['seconds']:8.1f} {fps:9.0f} {peak:12.0f} {grow:10.0f} {r['entries']:8d}")
-        s1 = rows["build_lexicon streaming (1 process)"]
-        print("\nratios (streaming / baseline):")
-        print(f"  frames/s, 1 process:           {s1['frames_per_s'] / base['frames_per_s']:.2f}")
-        if a.n_jobs > 1:
-            sp = rows[f"build_lexicon streaming ({a.n_jobs} processes)"]
-            print(f"  frames/s, {a.n_jobs} processes:          {sp['frames_per_s'] / base['frames_per_s']:.2f}")
-            print(f"  peak RSS per process, {a.n_jobs} proc.:  {sp['peak_mb'] / base['peak_mb']:.2f}")
-        print(f"  peak RSS, 1 process:           {s1['peak_mb'] / base['peak_mb']:.2f}")
-        print(f"  RSS growth over imports:       {max(s1['growth_mb'], 0.1) / max(base['growth_mb'], 0.1):.3f}")
-        print(f"  same entries: {s1['entries'] == base['entries']} ({s1['entries']} vs {base['entries']}); "
-              f"same raw frames: {s1['raw_frames'] == base['raw_frames']}")
-    finally:
-        if ctx is not None: ctx.cleanup()
+    root = Path(a.root)
+    scales = [s.strip() for s in a.scales.split(",") if s.strip()]
+    scales.sort(key=lambda s: float(fractions.Fraction(s)))
+    results = [rehearse(s, root, a.lexicon_only) for s in scales]
+    summary = report(results)
+    (root / "results.json").write_text(json.dumps({"results": results, **summary}, indent=1, default=float))
+    print(f"\nwrote {root / 'results.json'}")
     return 0
 
 

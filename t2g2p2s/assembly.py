@@ -23,11 +23,11 @@ log = get_logger(__name__)
 
 # %% auto #0
 __all__ = ['log', 'NOSE', 'NECK', 'RSHOULDER', 'LSHOULDER', 'MIDHIP', 'FACE', 'HANDS', 'TRANSITION_KINDS',
-           'N_TRANSITION_FEATURES', 'DURATION_MODES', 'TRANSITION_FRAMES', 'GlossTimes', 'Body', 'body_of',
-           'median_body', 'body_scale', 'place', 'normalise_bodies', 'thesis_scale', 'retime', 'thesis_linear',
-           'thesis_stretch', 'target_frames', 'transition', 'transition_features', 'real_transitions',
+           'N_TRANSITION_FEATURES', 'DURATION_MODES', 'TRANSITION_FRAMES', 'DEFAULTS_CHOSEN_BY', 'GlossTimes', 'Body',
+           'body_of', 'median_body', 'body_scale', 'place', 'normalise_bodies', 'thesis_scale', 'retime',
+           'thesis_linear', 'thesis_stretch', 'target_frames', 'transition', 'transition_features', 'real_transitions',
            'TransitionModel', 'train_transition_model', 'butter_sos', 'sosfiltfilt', 'butterworth_smooth',
-           'AssemblyConfig', 'Segment', 'assemble']
+           'AssemblyConfig', 'Segment', 'smooth_parts', 'assemble']
 
 # %% ../nbs/08a_assembly.ipynb #dd6f2455
 def _num(v, path, i: int, zero: bool = False) -> float:
@@ -531,27 +531,32 @@ def butterworth_smooth(data: np.ndarray, fps: float, cutoff_hz: float = 6.0, ord
 # %% ../nbs/08a_assembly.ipynb #d967aaf3
 DURATION_MODES = ("both", "stretch", "thesis", "none")
 TRANSITION_FRAMES = ("table", "thesis-table", "fixed", "learned")
+#: where the defaults of `AssemblyConfig` come from; recorded in every assembled pose's `meta["assembly_defaults"]`
+DEFAULTS_CHOSEN_BY = {"by": "t2g2p2s.evaluation.choose_defaults: the best-ranked configuration by realism score",
+                      "notebook": "10_evaluation", "tier": "sample", "record": "evaluation/realism_choice.json",
+                      "check": "notebook 10 fails when its computed choice differs from these defaults"}
 
 @dataclasses.dataclass
 class AssemblyConfig:
-    "How signs become one sequence (defaults: ours; `AssemblyConfig.thesis()`: the thesis's)."
+    "How signs become one sequence (defaults: ours, chosen by realism in notebook 10; `.thesis()`: the thesis's)."
     fps: float | None = None          # output fps (None: the first sign's)
     normalise: str = "robust"         # robust (about the body centre) | thesis (§6.5) | none
     target: str = "median"            # robust target body: median of the signs | first sign
-    duration: str = "both"            # both | stretch (lengthen only) | thesis (§6.6 insertion) | none
+    duration: str = "none"            # both | stretch (lengthen only) | thesis (§6.6 insertion) | none
     speed: float = 1.0                # global speed factor (2 = twice as fast)
     min_ratio: float = 0.5            # shortest new length / old length
     max_ratio: float = 2.0            # longest new length / old length
-    transition: str = "minjerk"       # linear | hermite | minjerk
+    transition: str = "hermite"       # linear | hermite | minjerk
     transition_frames: str = "table"  # table | thesis-table (7 when missing or < 1) | fixed | learned
     fixed_frames: int = 7             # transition length for 'fixed' and the thesis's default
     min_transition: int = 2           # shortest transition (frames) for table and learned lengths
     max_transition: int = 25          # longest transition (frames) for table and learned lengths
     missing: str = "hold"             # hold (never from (0, 0)) | thesis (interpolate from (0, 0))
     lookback: int = 5                 # frames searched for a point's last/first presence at a seam
-    smooth_hz: float | None = 6.0     # Butterworth cut-off (None or 0 = off)
+    smooth_hz: float | None = None    # Butterworth cut-off of the body points (None or 0 = off)
+    smooth_hands_hz: float | None = None  # Butterworth cut-off of the 42 hand points (None or 0 = off)
     smooth_order: int = 2             # Butterworth order (filtfilt doubles it)
-    smooth_face: bool = False         # also smooth the 70 face points
+    smooth_face: bool = False         # also smooth the 70 face points (at smooth_hz)
     letter_ms: float = 320.0          # duration of one fingerspelled letter
     letter_transition: int = 3        # frames between two letters of one word
     min_conf: float = 0.3             # confidence from which a point counts for body measurements
@@ -574,7 +579,8 @@ class AssemblyConfig:
 def thesis(cls: AssemblyConfig, **kw) -> AssemblyConfig:
     "The thesis's assembly (§6.4–§6.7), overridable per field."
     base = dict(fps=50.0, normalise="thesis", duration="thesis", transition="linear",
-                transition_frames="thesis-table", fixed_frames=7, missing="thesis", lookback=1, smooth_hz=None)
+                transition_frames="thesis-table", fixed_frames=7, missing="thesis", lookback=1, smooth_hz=None,
+                smooth_hands_hz=None)
     return cls(**{**base, **kw})
 
 # %% ../nbs/08a_assembly.ipynb #644e42ee
@@ -699,6 +705,16 @@ def _joined(segs: Sequence[Segment], new: list[tuple[np.ndarray, str]], cfg: Ass
     return np.concatenate(parts).astype(np.float32), records
 
 # %% ../nbs/08a_assembly.ipynb #222775db
+def smooth_parts(data: np.ndarray, fps: float, config: AssemblyConfig) -> np.ndarray:
+    """Step 5: the zero-phase low-pass per body part: body points at `smooth_hz` (the face with them when
+    `smooth_face`), the hand points at `smooth_hands_hz`; a part whose cut-off is None or 0 is left alone."""
+    body = np.zeros(data.shape[1], bool)
+    body[:HANDS.start] = True
+    if not config.smooth_face: body[FACE] = False
+    for pts, hz in ((body, config.smooth_hz), (HANDS, config.smooth_hands_hz)):
+        if hz: data = butterworth_smooth(data, fps, hz, config.smooth_order, pts)
+    return data
+
 def assemble(segments: Sequence[Segment], config: AssemblyConfig | None = None, times: GlossTimes | None = None,
              model: TransitionModel | None = None, target_body: Body | None = None) -> tuple[Pose, list[dict]]:
     "Join `segments` into one OPENPOSE_137 `Pose` (see the config); returns it and a record per segment and transition."
@@ -710,9 +726,6 @@ def assemble(segments: Sequence[Segment], config: AssemblyConfig | None = None, 
     W, H = ref.width, ref.height
     datas = _one_body(segs, _common_fps(segs, fps), cfg, W, H, target_body)           # 1. common fps, 2. bodies
     out, records = _joined(segs, _retimed(segs, datas, cfg, fps, times), cfg, fps, times, model)   # 3., 4.
-    if cfg.smooth_hz:                                                                 # 5. smoothing
-        pts = np.ones(out.shape[1], bool)
-        if not cfg.smooth_face: pts[FACE] = False
-        out = butterworth_smooth(out, fps, cfg.smooth_hz, cfg.smooth_order, pts)
-    meta = {"segments": records, "assembly": dataclasses.asdict(cfg)}
+    out = smooth_parts(out, fps, cfg)                                                 # 5. smoothing
+    meta = {"segments": records, "assembly": dataclasses.asdict(cfg), "assembly_defaults": dict(DEFAULTS_CHOSEN_BY)}
     return Pose(_zero_missing(out), OPENPOSE_137, fps, W, H, meta=meta), records

@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib
 import inspect
 import json
 import logging
+import multiprocessing
 import os
 import random
 import re
@@ -28,13 +30,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 # %% auto #0
-__all__ = ['TIERS', 'FIG_STYLE', 'RUN_SPECIFIC', 'STAGES', 'COMMANDS', 'T2G2P2SError', 'DataError', 'ConfigError', 'project_root',
-           'data_dir', 'tier_root', 'runs_dir', 'safe_name', 'resolve_inside', 'current_umask', 'atomic_write',
-           'atomic_path', 'write_text', 'write_bytes', 'to_json', 'write_json', 'read_json', 'sha256_file',
-           'sha256_bytes', 'checksums', 'git_state', 'seed_everything', 'provenance', 'write_with_sidecar',
-           'RunContext', 'use_style', 'save_fig', 'get_logger', 'progress', 'Stage', 'stage_path', 'StageOutputs',
-           'stage_outputs', 'stage_done', 'make_stage', 'finish_stage', 'ensure_stage', 'resolve_device', 'Command',
-           'command', 'command_parser', 'run_command']
+__all__ = ['TIERS', 'FIG_STYLE', 'RUN_SPECIFIC', 'EXECUTORS', 'STAGES', 'COMMANDS', 'T2G2P2SError', 'DataError', 'ConfigError',
+           'project_root', 'data_dir', 'tier_root', 'runs_dir', 'safe_name', 'resolve_inside', 'current_umask',
+           'atomic_write', 'atomic_path', 'write_text', 'write_bytes', 'to_json', 'write_json', 'read_json',
+           'sha256_file', 'sha256_bytes', 'checksums', 'git_state', 'seed_everything', 'provenance',
+           'write_with_sidecar', 'RunContext', 'use_style', 'save_fig', 'get_logger', 'progress', 'run_tasks', 'Stage',
+           'stage_path', 'StageOutputs', 'stage_outputs', 'stage_done', 'make_stage', 'finish_stage', 'ensure_stage',
+           'resolve_device', 'Command', 'command', 'command_parser', 'run_command']
 
 # %% ../nbs/00_core.ipynb #dc820bc1
 class T2G2P2SError(Exception):
@@ -369,6 +371,63 @@ def progress(iterable: Iterable | None = None, desc: str = "", total: int | None
     return tqdm(iterable, desc=desc, total=total, unit=unit, file=sys.stderr, mininterval=1.0,
                 ascii=True, dynamic_ncols=False, ncols=100, disable=disable, **kw)
 
+# %% ../nbs/00_core.ipynb #33c1d19b
+EXECUTORS = ("process", "dask", "serial")
+
+def _exported(name: str) -> Any:
+    "The library's object of this name (a notebook's definitions live in `__main__`, which workers cannot import)."
+    from t2g2p2s import _modidx
+    for mod, syms in _modidx.d["syms"].items():
+        if f"{mod}.{name}" in syms: return getattr(importlib.import_module(mod), name)
+    return None
+
+def _portable(v: Any) -> Any:
+    "An argument as workers can unpickle it: a notebook-made dataclass becomes the library's (same fields)."
+    if type(v).__module__ != "__main__" or not dataclasses.is_dataclass(v): return v
+    cls = _exported(type(v).__name__)
+    if cls is None: return v
+    return cls(**{f.name: getattr(v, f.name) for f in dataclasses.fields(v) if f.init})
+
+def _importable(fn: Callable) -> Callable:
+    "`fn` as worker processes can import it: a notebook's copy becomes the exported module's function."
+    if isinstance(fn, functools.partial):
+        return functools.partial(_importable(fn.func), *map(_portable, fn.args),
+                                 **{k: _portable(v) for k, v in fn.keywords.items()})
+    if (getattr(fn, "__module__", None) or "").startswith("t2g2p2s."): return fn
+    return _exported(fn.__name__) or fn
+
+def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: str = "process", n_jobs: int = 2,
+              scheduler: Any = None, desc: str = "tasks", unit: str = "transcript") -> Iterator[Any]:
+    "Yield `fn(task)` for every task (in completion order) in this process, a process pool, or on Dask."
+    if executor not in EXECUTORS: raise ConfigError(f"executor={executor!r}: one of {EXECUTORS}")
+    tasks = list(tasks)
+    if not tasks: return
+    if executor == "serial" or (executor == "process" and (n_jobs <= 1 or len(tasks) == 1)):
+        for t in progress(tasks, desc=desc, unit=unit): yield fn(t)
+    elif executor == "process":
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        fn = _importable(fn)
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                                          else "spawn")
+        with ProcessPoolExecutor(max_workers=min(int(n_jobs), len(tasks)), mp_context=ctx) as ex:
+            futs = [ex.submit(fn, _portable(t)) for t in tasks]
+            for f in progress(as_completed(futs), desc=desc, total=len(futs), unit=unit): yield f.result()
+    else:
+        from distributed import Client, LocalCluster, as_completed as das_completed
+        own_cluster = own_client = None
+        if scheduler is None or scheduler == "":
+            own_cluster = LocalCluster(n_workers=max(1, int(n_jobs)), threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+            client = own_client = Client(own_cluster)
+        elif isinstance(scheduler, str): client = own_client = Client(scheduler)
+        else: client = scheduler
+        try:
+            futs = client.map(_importable(fn), [_portable(t) for t in tasks], pure=False)
+            for f in progress(das_completed(futs), desc=desc, total=len(futs), unit=unit): yield f.result()
+        finally:
+            if own_client is not None: own_client.close()
+            if own_cluster is not None: own_cluster.close()
+
 # %% ../nbs/00_core.ipynb #54369902
 @dataclasses.dataclass(frozen=True)
 class Stage:
@@ -378,13 +437,18 @@ class Stage:
     outputs: Mapping[str, str] = dataclasses.field(default_factory=dict)  # name -> path below the folder
     needs: tuple[str, ...] = ()                # stages whose outputs the maker reads
     maker: str = ""                            # "module:function" making the outputs ("": its notebook only)
+    sample_needs: tuple[str, ...] = ()         # stages it reads on the sample tier only (the full tier: the portal)
+
+    def needs_in(self, tier: str) -> tuple[str, ...]:
+        "The stages this one reads in `tier`."
+        return self.needs + (self.sample_needs if tier == "sample" else ())
 
 #: every stage in pipeline order: folders, outputs, dependencies and makers, in one place
 STAGES: dict[str, Stage] = {
     "sample_corpus": Stage("sample-corpus", "01c_sample_corpus", {"manifest": "MANIFEST.json"},
                            maker="t2g2p2s.sample_corpus:make_sample_corpus"),
     "raw": Stage("raw", "02_scrape", {"manifest": "manifest.json", "transcripts": "transcripts.csv"},
-                 ("sample_corpus",), "t2g2p2s.scrape:make_raw"),
+                 maker="t2g2p2s.scrape:make_raw", sample_needs=("sample_corpus",)),
     "transcripts": Stage("transcripts", "03a_transcript_tables",
                          {"sentences": "sentences.parquet", "tokens": "tokens.parquet", "summary": "summary.json"},
                          ("raw",), "t2g2p2s.transcript_tables:make_transcripts"),
@@ -399,9 +463,9 @@ STAGES: dict[str, Stage] = {
                          {"table": "gloss_times.csv", "thesis": "thesis_gloss_times_for_frame_interpolation.csv",
                           "metrics": "raw_gloss_time_metrics.parquet"},
                          ("transcripts",), "t2g2p2s.gloss_times:make_gloss_times"),
-    "text2gloss": Stage("text2gloss", "07_text2gloss", {"models": "models"}),
+    "text2gloss": Stage("text2gloss", "07c_text2gloss", {"models": "models"}),
     "gloss2pose": Stage("gloss2pose", "08c_gloss2pose"),
-    "pose2sign": Stage("pose2sign", "09_pose2sign"),
+    "pose2sign": Stage("pose2sign", "09a_pose2sign"),
     "evaluation": Stage("evaluation", "10_evaluation",
                         {"stitched": "stitched_vs_real.parquet", "summary": "evaluation_summary.json"},
                         ("lexicon", "gloss_times"), "t2g2p2s.evaluation:make_evaluation"),
@@ -456,7 +520,7 @@ def make_stage(name: str, tier: str = "sample", seed: int = 0, **params) -> Stag
     """Make stage `name` in `tier` with its maker (what it needs first, by `ensure_stage`), then stamp it finished.
     `params` go to the maker (a notebook passes its parameters); the stamp records them; the outputs' `result` is
     what the maker returned."""
-    for need in _stage(name).needs: ensure_stage(need, tier, seed)
+    for need in _stage(name).needs_in(tier): ensure_stage(need, tier, seed)
     _stamp(name, tier).unlink(missing_ok=True)
     stage_path(name, tier)                                   # the folder exists when the maker starts
     result = _maker(name)(tier=tier, seed=seed, **params)

@@ -6,22 +6,28 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import json
 import re
 import zlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
+import isal.igzip
+import isal.isal_zlib
+import msgspec
 import numpy as np
+import simdjson
 from fastcore.basics import patch
 
 from .core import atomic_write
-from .poses import OPENPOSE_137, Pose, PoseFileError, _select_person
+from .poses import OPENPOSE_137, OPENPOSE_ARRAYS, Pose, PoseFileError, _select_person
 from .poses import _check_frame_size, _dumps
 
 # %% auto #0
-__all__ = ['WrapperFrame', 'iter_dgs_wrapper', 'read_dgs_wrapper', 'write_dgs_wrapper']
+__all__ = ['WrapperFrame', 'iter_dgs_wrapper', 'read_dgs_wrapper', 'write_dgs_wrapper', 'FrameBlock', 'RecordEnd',
+           'iter_wrapper_blocks']
 
 # %% ../nbs/01a_corpus_poses.ipynb #b79094c7
 class WrapperFrame(NamedTuple):
@@ -38,12 +44,39 @@ _FRAME_KEY = re.compile(r'[ \t\n\r]*"(\d+)"[ \t\n\r]*:')
 _DECODER = json.JSONDecoder()
 _NEAR_END = 64   # an error this close to the end of the buffer may be a value cut by the chunk boundary
 
+class _Gunzip:
+    """`read1` over a gzip file decompressed with ISA-L (about twice zlib's speed). Like the standard library's
+    reader it returns what was decompressed before a truncation, then raises EOFError; it reads concatenated members
+    and ignores zero padding after the last one."""
+    def __init__(self, raw, chunk: int = 1 << 20):
+        self.raw, self.chunk, self.pending = raw, chunk, b""
+        self.d = isal.isal_zlib.decompressobj(31)
+
+    def read1(self, n: int) -> bytes:
+        while True:
+            if self.pending:
+                out = self.d.decompress(self.pending, n)
+                self.pending = self.d.unconsumed_tail
+                if self.d.eof and not self.pending and self.d.unused_data:
+                    rest = self.d.unused_data
+                    if rest.startswith(b"\x1f\x8b"): self.d, self.pending = isal.isal_zlib.decompressobj(31), rest
+                    elif rest.strip(b"\0"): raise gzip.BadGzipFile("trailing garbage after the gzip stream")
+                if out: return out
+                if self.pending: continue
+            c = self.raw.read(self.chunk)
+            if not c:
+                if not self.d.eof: raise EOFError("compressed file ended before the end-of-stream marker")
+                return b""
+            self.pending = c
+
+    def close(self): pass
+
 def _open_binary(path: Path):
-    "The file's bytes, through gzip when it starts with the gzip magic bytes."
+    "The file's bytes, through gzip (`_Gunzip`) when it starts with the gzip magic bytes."
     f = open(path, "rb")
     if f.read(2) == b"\x1f\x8b":
         f.seek(0)
-        return gzip.GzipFile(fileobj=f, mode="rb"), f
+        return _Gunzip(f), f
     f.seek(0)
     return f, f
 
@@ -75,7 +108,7 @@ class _TextStream:
         while n < size:                  # read1 keeps what was decompressed before a truncated gzip stream ends
             try: b = self.f.read1(size - n)
             except EOFError: b, self.truncated = b"", True
-            except (gzip.BadGzipFile, zlib.error) as e:
+            except (gzip.BadGzipFile, zlib.error, isal.isal_zlib.error) as e:
                 raise self.error(f"corrupt gzip data ({e})", len(self.buf)) from None
             if not b: break
             pieces.append(b); n += len(b)
@@ -155,9 +188,35 @@ def _record_header(h: dict, s: _TextStream) -> dict:
         h[k] = v
     return {"id": str(h["id"]), "camera": h["camera"], "width": h["width"], "height": h["height"]}
 
+# %% ../nbs/01a_corpus_poses.ipynb #e34ccce1
+def _next_frame(s: _TextStream, cam: str) -> tuple[int, list]:
+    "Decode the frame at the cursor (key and value) with the standard library: its number and its people."
+    m = _FRAME_KEY.match(s.buf, s.pos)
+    if m is not None and m.end() < len(s.buf):
+        s.pos = m.end(); n = int(m.group(1))
+    else:
+        s.where = f"camera {cam}, frame key"
+        k = s.key()
+        if not k.isdigit(): raise s.error(f"frame key {k!r} is not a frame number")
+        n = int(k)
+    s.where = f"camera {cam}, frame {n}"
+    fr = s.value()
+    if not isinstance(fr, dict): raise s.error(f"frame must be a JSON object, got {type(fr).__name__}")
+    people = fr.get("people")
+    if not isinstance(people, list): raise s.error("frame has no 'people' list")
+    return n, people
+
+def _frames_exact(s: _TextStream, head: dict) -> Iterator[tuple[int, list]]:
+    "The frames object after its '{': `(frame, people)` for each frame, through its closing '}'."
+    if s.peek() == "}": s.pos += 1; return
+    while True:
+        yield _next_frame(s, head["camera"])
+        if s.expect(",}", "',' or '}' after a frame") == "}": return
+
 # %% ../nbs/01a_corpus_poses.ipynb #9307a963
-def _wrapper_events(s: _TextStream) -> Iterator[dict | tuple[int, list]]:
-    "Yield each record header (a dict) when its frames start, then `(frame, people)` for each of its frames."
+def _wrapper_events(s: _TextStream, body: Callable = _frames_exact) -> Iterator[Any]:
+    """Yield each record header (a dict) when its frames start, then what `body(s, header)` yields for its frames
+    object (by default `(frame, people)` per frame)."""
     c = s.peek()
     if c == "": raise s.error("empty file")
     if c != "[": raise s.error(f"expected a JSON list of camera records, found {s.buf[s.pos:s.pos + 20]!r}")
@@ -179,25 +238,7 @@ def _wrapper_events(s: _TextStream) -> Iterator[dict | tuple[int, list]]:
                     s.where = f"camera {cam}, frames"
                     yield h
                     s.expect("{", "the frames object '{'")
-                    if s.peek() == "}": s.pos += 1
-                    else:
-                        while True:
-                            m = _FRAME_KEY.match(s.buf, s.pos)
-                            if m is not None and m.end() < len(s.buf):
-                                s.pos = m.end(); n = int(m.group(1))
-                            else:
-                                s.where = f"camera {cam}, frame key"
-                                k2 = s.key()
-                                if not k2.isdigit(): raise s.error(f"frame key {k2!r} is not a frame number")
-                                n = int(k2)
-                            s.where = f"camera {cam}, frame {n}"
-                            fr = s.value()
-                            if not isinstance(fr, dict):
-                                raise s.error(f"frame must be a JSON object, got {type(fr).__name__}")
-                            people = fr.get("people")
-                            if not isinstance(people, list): raise s.error("frame has no 'people' list")
-                            yield n, people
-                            if s.expect(",}", "',' or '}' after a frame") == "}": break
+                    yield from body(s, h)
                     s.where = f"camera {cam}, after frames"
                 if s.expect(",}", "',' or '}' in a camera record") == "}": break
             if not seen_frames: raise s.error(f"camera record without 'frames' (keys: {sorted(head)})")
@@ -254,37 +295,257 @@ def read_dgs_wrapper(path: str | Path, camera: str = "a1", person: str | int = "
                 meta={"source": str(path), "transcript_id": head["id"], "camera": camera, "first_frame": lo})
 
 # %% ../nbs/01a_corpus_poses.ipynb #0f4b2ff6
-def write_dgs_wrapper(path: str | Path, records: Iterable[Mapping], compresslevel: int = 6) -> Path:
-    """Write camera records `{id, camera, width, height, frames}` (frames: mapping or iterable of (frame, people))
-    atomically."""
+def write_dgs_wrapper(path: str | Path, records: Iterable[Mapping], compresslevel: int = 6,
+                      compressor: str = "zlib") -> Path:
+    """Write camera records `{id, camera, width, height, frames}` atomically. `frames`: mapping or iterable of
+    `(frame, people)`; `people` is a list of person dicts, or the frame object already encoded as JSON bytes.
+    `compressor` of a `.gz` path: zlib (levels 0–9) or isal (ISA-L, levels 0–3, several times faster)."""
     path = Path(path)
     gz = path.name.endswith(".gz")
+    if compressor not in ("zlib", "isal"): raise ValueError(f"compressor={compressor!r}: zlib or isal")
+    gzip_file = gzip.GzipFile if compressor == "zlib" else isal.igzip.IGzipFile
     with atomic_write(path, "wb") as raw:
-        out = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) if gz else raw
-        parts, size = [], 0
-        def put(s: str):
-            nonlocal size
-            parts.append(s); size += len(s)
-            if size > 1 << 20: out.write("".join(parts).encode("utf-8")); parts.clear(); size = 0
-        put("[")
+        out = gzip_file(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) if gz else raw
+        buf = bytearray(b"[")
         for i, rec in enumerate(records):
             missing = [k for k in (*_RECORD_KEYS, "frames") if k not in rec]
             if missing: raise ValueError(f"record {i} lacks {missing}")
             w, h = _check_frame_size(rec["width"], rec["height"])
             if w is None: raise ValueError(f"record {i}: width and height are required")
             rid = rec["id"] if isinstance(rec["id"], str) else str(rec["id"])
-            put(("," if i else "") + f'{{"id":{_dumps(rid)},"camera":{_dumps(str(rec["camera"]))},'
-                f'"width":{w},"height":{h},"frames":{{')
+            buf += (("," if i else "") + f'{{"id":{_dumps(rid)},"camera":{_dumps(str(rec["camera"]))},'
+                    f'"width":{w},"height":{h},"frames":{{').encode("utf-8")
             fr = rec["frames"]
             items = sorted(fr.items()) if isinstance(fr, Mapping) else fr
             for j, (n, people) in enumerate(items):
                 if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
                     raise ValueError(f"record {i}: frame number {n!r} is not a non-negative int")
-                if not isinstance(people, list):
-                    raise ValueError(f"record {i}, frame {n}: people must be a list of person dicts")
-                put(("," if j else "") + f'"{int(n)}":' + _dumps({"version": 1.3, "people": people}))
-            put("}}")
-        put("]")
-        out.write("".join(parts).encode("utf-8"))
+                buf += f'{"," if j else ""}"{int(n)}":'.encode()
+                if isinstance(people, bytes): buf += people
+                elif isinstance(people, list): buf += _dumps({"version": 1.3, "people": people}).encode("utf-8")
+                else: raise ValueError(f"record {i}, frame {n}: people must be a list of person dicts or JSON bytes")
+                if len(buf) > 1 << 20: out.write(buf); buf.clear()
+            buf += b"}}"
+        buf += b"]"
+        out.write(buf)
         if gz: out.close()
     return path
+
+# %% ../nbs/01a_corpus_poses.ipynb #ba35d848
+class FrameBlock(NamedTuple):
+    "Consecutive frames of one camera record: the chosen person per frame (zeros where there is nobody)."
+    transcript_id: str
+    camera: str
+    width: int
+    height: int
+    frames: np.ndarray   # (k,) int64, increasing
+    poses: np.ndarray    # (k, 137, 3) float32, OPENPOSE_137 in pixels, confidence 0 = missing
+    bad: dict            # frame -> PoseFileError, for frames whose data could not be used (their pose is zeros)
+
+class RecordEnd(NamedTuple):
+    "The end of one camera record: how many frames it held, decoded or skipped."
+    transcript_id: str
+    camera: str
+    width: int
+    height: int
+    n_frames: int
+
+# %% ../nbs/01a_corpus_poses.ipynb #2a610eb6
+class _RawPerson(msgspec.Struct):
+    pose_keypoints_2d: msgspec.Raw = msgspec.Raw()
+    face_keypoints_2d: msgspec.Raw = msgspec.Raw()
+    hand_left_keypoints_2d: msgspec.Raw = msgspec.Raw()
+    hand_right_keypoints_2d: msgspec.Raw = msgspec.Raw()
+
+class _RawFrame(msgspec.Struct):
+    people: list[_RawPerson]
+
+_RUN_DECODER = msgspec.json.Decoder(dict[str, _RawFrame])
+_ARRAY_VALUES = np.array([3 * n for _, n in OPENPOSE_ARRAYS])
+_SIMD: list = []   # one simdjson parser per process, made on first use
+
+def _raw_arrays(frames: Iterable[_RawFrame]) -> tuple[list, list[int]]:
+    "The raw keypoint arrays of every person in order, and the number of people per frame."
+    raws, counts = [], []
+    for fr in frames:
+        counts.append(len(fr.people))
+        for p in fr.people:
+            raws += (p.pose_keypoints_2d, p.face_keypoints_2d, p.hand_left_keypoints_2d, p.hand_right_keypoints_2d)
+    return raws, counts
+
+def _parse_numbers(raws: list) -> np.ndarray | None:
+    """The raw arrays as one float32 vector, or None unless each is a flat array of exactly its number of values
+    (75, 210, 63, 63 in turn) that parse to finite float32 values with no negative confidence."""
+    joined = b"[" + b",".join(raws) + b"]"
+    u = np.frombuffer(joined, np.uint8)
+    opens, closes = np.flatnonzero(u == 91), np.flatnonzero(u == 93)
+    n = len(raws)
+    if len(opens) != n + 1 or len(closes) != n + 1: return None
+    o, c = opens[1:], closes[:-1]
+    if (c < o).any() or (o[1:] < c[:-1]).any(): return None               # nested or missing brackets
+    commas = np.flatnonzero(u == 44)
+    values = np.searchsorted(commas, c) - np.searchsorted(commas, o) + 1
+    if not np.array_equal(values, np.tile(_ARRAY_VALUES, n // 4)): return None
+    if not _SIMD: _SIMD.append(simdjson.Parser())
+    try:
+        doc = _SIMD[0].parse(joined)
+        flat = np.frombuffer(doc.as_buffer(of_type="d"), np.float64)
+        del doc
+    except (ValueError, TypeError, RuntimeError): return None            # strings, null, booleans, huge numbers
+    with np.errstate(over="ignore"): a = flat.astype(np.float32)
+    if len(a) != n // 4 * 411 or not np.isfinite(a).all(): return None
+    a = a.reshape(-1, 137, 3)
+    if (a[..., 2] < 0).any(): return None
+    a[a[..., 2] == 0, :2] = 0
+    return a
+
+# %% ../nbs/01a_corpus_poses.ipynb #3370bc71
+def _best_people(a: np.ndarray, counts: list[int]) -> np.ndarray:
+    """(k, 137, 3): per frame the person with the highest mean BODY_25 confidence (the first on ties, as
+    `_select_person`), zeros for a frame with nobody."""
+    counts = np.asarray(counts)
+    if len(a) == len(counts) and (counts == 1).all(): return a
+    out = np.zeros((len(counts), 137, 3), np.float32)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    for i in np.flatnonzero(counts):
+        j0 = first[i]
+        out[i] = a[max(range(j0, j0 + counts[i]), key=lambda j: float(a[j, :25, 2].mean()))]
+    return out
+
+def _decode_run(text: str, n_frames: int) -> np.ndarray | None:
+    "The chosen poses of a run `\"N\":{...},...` of `n_frames` frames, or None when the bulk path cannot vouch."
+    try: frames = _RUN_DECODER.decode("{" + text + "}")
+    except (msgspec.DecodeError, msgspec.ValidationError): return None
+    if len(frames) != n_frames: return None                      # a key pattern inside a value, or a repeated key
+    raws, counts = _raw_arrays(frames.values())
+    if not raws: return np.zeros((n_frames, 137, 3), np.float32)
+    a = _parse_numbers(raws)
+    return None if a is None else _best_people(a, counts)
+
+# %% ../nbs/01a_corpus_poses.ipynb #76af1799
+_BULK_KEY = re.compile(r'"(\d+)"[ \t\n\r]*:[ \t\n\r]*(?=\{)')
+
+def _key_run(s: _TextStream) -> tuple[list, bool]:
+    """The frame keys of the buffer from the cursor on, as long as each frame before the next is followed by ',':
+    all but the last of them start complete frames. Empty unless the cursor is at a frame key. The flag says
+    whether the run ended in the text (True) or at the end of the buffer (False: more text may extend it)."""
+    buf, pos = s.buf, s.pos
+    keys = []
+    for m in _BULK_KEY.finditer(buf, pos):
+        if not keys:
+            if m.start() != pos: return keys, True
+        else:
+            j = m.start() - 1
+            while buf[j] in " \t\n\r": j -= 1
+            if buf[j] != ",": return keys, True
+        keys.append(m)
+    return keys, False
+
+def _intervals_mask(nums: np.ndarray, iv: np.ndarray | None) -> np.ndarray:
+    "Which frame numbers fall into the sorted, disjoint [start, end) rows of `iv` (all when `iv` is None)."
+    if iv is None: return np.ones(len(nums), bool)
+    if not len(iv): return np.zeros(len(nums), bool)
+    i = np.searchsorted(iv[:, 0], nums, side="right") - 1
+    return (i >= 0) & (nums < iv[np.maximum(i, 0), 1])
+
+# %% ../nbs/01a_corpus_poses.ipynb #72fc3a3b
+def _exact_block(s: _TextStream, head: dict, until: int) -> tuple[list, np.ndarray, dict]:
+    """Frames from the cursor to absolute offset `until` (or the record's end) through the standard-library path:
+    their numbers, best poses and per-frame errors. Returns with the cursor after the last frame's ',' (or '}')."""
+    path, cam = s.path, head["camera"]
+    nums, poses, bad = [], [], {}
+    while True:
+        n, people = _next_frame(s, cam)
+        nums.append(n)
+        try: a = _select_person(people, "best", path, f"camera {cam}, frame {n}")
+        except PoseFileError as e: a, bad[n] = None, e
+        poses.append(np.zeros((137, 3), np.float32) if a is None else a)
+        if s.expect(",}", "',' or '}' after a frame") == "}": s.pos -= 1; break
+        if s.dropped + s.pos >= until: break
+    return nums, np.stack(poses), bad
+
+def _check_order(s: _TextStream, cam: str, nums: np.ndarray, last: int) -> int:
+    "The last of `nums` after checking that they increase strictly from `last` on (else an error naming the frame)."
+    prev = np.concatenate([[last], nums[:-1]])
+    wrong = np.flatnonzero(nums <= prev)
+    if len(wrong):
+        n, p = int(nums[wrong[0]]), int(prev[wrong[0]])
+        s.where = f"camera {cam}, frame {n}"
+        raise s.error(f"frame {n} after frame {p}: frames out of order or repeated")
+    return int(nums[-1]) if len(nums) else last
+
+def _merge_intervals(iv) -> np.ndarray | None:
+    "[start, end) rows as sorted, disjoint int64 rows (None stays None: every frame)."
+    if iv is None: return None
+    a = np.asarray(iv, np.int64).reshape(-1, 2)
+    a = a[np.argsort(a[:, 0], kind="stable")]
+    a = a[a[:, 1] > a[:, 0]]
+    if not len(a): return a
+    ends = np.maximum.accumulate(a[:, 1])
+    new = np.concatenate([[True], a[1:, 0] > ends[:-1]])
+    starts, stop = a[new, 0], np.maximum.reduceat(a[:, 1], np.flatnonzero(new))
+    return np.stack([starts, stop], 1)
+
+# %% ../nbs/01a_corpus_poses.ipynb #b3119da1
+def _frames_bulk(s: _TextStream, head: dict, want: Mapping | None) -> Iterator[FrameBlock | RecordEnd]:
+    "The frames object after its '{' as FrameBlocks of the wanted frames, then a RecordEnd."
+    cam = head["camera"]
+    decode, iv = (True, None) if want is None else (cam in want, want.get(cam))
+    block = lambda nums, poses, bad: FrameBlock(head["id"], cam, head["width"], head["height"],
+                                                np.asarray(nums, np.int64), poses, bad)
+    n_frames, last = 0, -1
+    while s.peek() != "}":
+        keys, ended = _key_run(s)
+        while len(keys) < 2 and not ended and not s.eof and len(s.buf) - s.pos < s.max_value:
+            s.fill(); keys, ended = _key_run(s)
+        if len(keys) < 2:                                      # the record's last frame, or a frame we cannot cut
+            nums, poses, bad = _exact_block(s, head, 0)
+            last = _check_order(s, cam, np.array(nums), last); n_frames += len(nums)
+            if decode and _intervals_mask(np.array(nums), iv).any(): yield block(nums, poses, bad)
+            continue
+        nums = np.array([int(m.group(1)) for m in keys[:-1]], np.int64)
+        before = last
+        last = _check_order(s, cam, nums, last); n_frames += len(nums)
+        wanted = _intervals_mask(nums, iv) if decode else np.zeros(len(nums), bool)
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], wanted, [False]]).astype(np.int8)))
+        resumed = False
+        for a, b in edges.reshape(-1, 2):
+            start, end = keys[a].start(), keys[b].start()
+            text = s.buf[start:end].rstrip()[:-1]
+            poses = _decode_run(text, b - a)
+            if poses is not None:
+                yield block(nums[a:b], poses, {}); continue
+            n_frames -= len(nums) - a                       # the standard-library path takes over from frame a
+            last = int(nums[a - 1]) if a else before
+            s.pos = start
+            ex_nums, poses, bad = _exact_block(s, head, s.dropped + end)
+            last = _check_order(s, cam, np.array(ex_nums), last); n_frames += len(ex_nums)
+            yield block(ex_nums, poses, bad)
+            resumed = True
+            break
+        if not resumed: s.pos = keys[-1].start()
+    s.pos += 1
+    yield RecordEnd(head["id"], cam, head["width"], head["height"], n_frames)
+
+# %% ../nbs/01a_corpus_poses.ipynb #22ec0bed
+def iter_wrapper_blocks(path: str | Path, want: Mapping[str, Any] | None = None, *, chunk_size: int = 1 << 22,
+                        max_frame_chars: int = 1 << 24) -> Iterator[FrameBlock | RecordEnd]:
+    """Stream a DGS-Korpus OpenPose file as blocks of frames reduced to their best person, then each record's end.
+    `want`: camera → [start, end) frame intervals to decode (None: all its frames); cameras not in `want` are
+    skipped undecoded, and reading stops once all of them are complete. Blocks may hold frames outside the
+    intervals."""
+    want = None if want is None else {cam: _merge_intervals(iv) for cam, iv in want.items()}
+    s = _TextStream(Path(path), chunk_size, max_frame_chars)
+    seen, done = set(), set()
+    try:
+        for ev in _wrapper_events(s, functools.partial(_frames_bulk, want=want)):
+            if isinstance(ev, dict):
+                if ev["camera"] in seen: raise s.error(f"camera {ev['camera']} appears twice")
+                seen.add(ev["camera"])
+                continue
+            yield ev
+            if want is not None and isinstance(ev, RecordEnd):
+                done.add(ev.camera)
+                if done >= set(want): return
+    finally:
+        s.close()

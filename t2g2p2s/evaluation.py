@@ -21,25 +21,30 @@ from fastcore.basics import patch
 
 from .core import (ConfigError, command, DataError, atomic_path, ensure_stage, get_logger, progress, read_json,
                           sha256_file, stage_path, to_json, write_bytes, write_json, write_text)
-from .poses import OPENPOSE_137, Pose, write_pose_file
-from .pose_metrics import dtw_mje, normalise_by_shoulders, smoothness
+from .poses import OPENPOSE_137, Pose, read_pose_file, write_pose_file
+from .pose_metrics import (dtw_mje, group_indices, normalise_by_shoulders, smoothness, speed_profile,
+                                  valid_runs)
 from .lexicon import Lexicon
 from .lexicon_build import span_frames
 from .gloss_times import thesis_frame_interpolation_table
 from .matching import GlossMatcher
-from .assembly import AssemblyConfig, GlossTimes, assemble
+from .assembly import TRANSITION_KINDS, AssemblyConfig, GlossTimes, assemble
 from .gloss2pose import Gloss2Pose, Translation
 
 # %% auto #0
 __all__ = ['log', 'EXCLUDE_RULES', 'EVAL_MATCH_STEPS', 'DTW_GROUP', 'SMOOTH_GROUPS', 'REAL', 'METRIC_COLUMNS', 'BETTER',
-           'BT_POINTS', 'NONE', 'RATING_CRITERIA', 'RATING_SCALE', 'KEY_NAME', 'SHEET_NAME', 'held_out_rows',
-           'own_entries', 'improved_times', 'thesis_times', 'HeldOutTimes', 'Variant', 'default_variants', 'Rebuilt',
+           'BT_POINTS', 'NONE', 'REALISM_PARTS', 'REALISM_MOTION', 'REALISM_TIMING', 'RANKING_GROUPS', 'REALISM_SEARCH',
+           'PRE_REALISM', 'RATING_CRITERIA', 'RATING_SCALE', 'KEY_NAME', 'SHEET_NAME', 'held_out_rows', 'own_entries',
+           'improved_times', 'thesis_times', 'HeldOutTimes', 'Variant', 'default_variants', 'Rebuilt',
            'rebuild_sentence', 'compare_to_real', 'real_spans', 'sign_spans', 'StitchedResult', 'stitched_vs_real',
            'kept_sentences', 'summarise_stitched', 'paired_comparison', 'RecogniserConfig', 'segment_array',
            'segment_features', 'GlossRecogniser', 'train_recogniser', 'lexicon_instances', 'sentence_sources',
            'transcript_folds', 'train_for_lexicon', 'gloss_scores', 'back_translation', 'comparison_table',
-           'write_evaluation', 'make_human_eval_kit', 'read_rating_sheets', 'analyse_ratings', 'evaluate_stage',
-           'make_evaluation', 'human_kit_for_tier', 'stitched_cmd', 'human_kit_cmd', 'human_analyse_cmd']
+           'write_evaluation', 'speed_spectrum_centroid', 'span_timing', 'realism_features', 'RealismSet',
+           'realism_set', 'RealismScore', 'realism_score', 'search_fields', 'realism_variants', 'choose_defaults',
+           'realism_table', 'realism_report', 'write_realism', 'realism_choice', 'make_human_eval_kit',
+           'read_rating_sheets', 'analyse_ratings', 'evaluate_stage', 'make_evaluation', 'human_kit_for_tier',
+           'stitched_cmd', 'human_kit_cmd', 'human_analyse_cmd', 'realism_cmd']
 
 # %% ../nbs/10_evaluation.ipynb #0a48e2bf
 log = get_logger(__name__)
@@ -632,6 +637,324 @@ def write_evaluation(out: str | os.PathLike, result: StitchedResult, summary: pd
     paths["evaluation_summary.json"] = write_json(out / "evaluation_summary.json", summ)
     return paths
 
+# %% ../nbs/10_evaluation.ipynb #b296eb8b
+REALISM_PARTS = ("wrists", "hands", "face")
+#: per part: log10 mean squared jerk, SPARC, log10 mean speed, centroid of the speed spectrum (Hz)
+REALISM_MOTION = ("log_msj", "sparc", "log_speed", "speed_hz")
+#: per sentence: log10 seconds per sign, share of the signed stretch spent between signs
+REALISM_TIMING = ("log_sign_seconds", "transition_share")
+#: the groups the ranking number averages (the face is reported beside it; see the text)
+RANKING_GROUPS = ("wrists", "hands", "timing")
+
+def speed_spectrum_centroid(pose: Pose, group: str | Sequence[int] = "wrists", min_run: int = 8) -> float:
+    """Power-weighted mean frequency (Hz) of the speed profiles of a group's points, each run of present frames with
+    its mean removed, runs weighted by length; NaN when no run has `min_run` frames and some movement."""
+    idx = group_indices(pose.skeleton, group)
+    d = pose.data[:, idx]
+    num = den = 0.0
+    for p in range(len(idx)):
+        for s, e in valid_runs(d[:, p, 2] > 0, min_run):
+            v = speed_profile(d[s:e, p, :2], pose.fps)
+            power = np.abs(np.fft.rfft(v - v.mean())) ** 2
+            if not power.sum() > 0: continue
+            f = np.fft.rfftfreq(len(v), 1 / pose.fps)
+            num += (e - s) * float((f * power).sum() / power.sum()); den += e - s
+    return num / den if den else math.nan
+
+# %% ../nbs/10_evaluation.ipynb #205a34c1
+def span_timing(spans: Sequence[tuple[int, int, Any]], fps: float) -> dict[str, float]:
+    """`transition_share` (frames between the first sign's start and the last sign's end covered by no sign) and
+    `log_sign_seconds` (log10 of that stretch in seconds per sign) of sign spans (start, end[, label]) in frames."""
+    spans = [(int(s[0]), int(s[1])) for s in spans if int(s[1]) > int(s[0])]
+    if not spans: return {"transition_share": math.nan, "log_sign_seconds": math.nan}
+    a0, b1 = min(a for a, _ in spans), max(b for _, b in spans)
+    covered = np.zeros(b1 - a0, bool)
+    for a, b in spans: covered[a - a0:b - a0] = True
+    return {"transition_share": float(1 - covered.mean()), "log_sign_seconds": math.log10((b1 - a0) / fps / len(spans))}
+
+def realism_features(pose: Pose, spans: Sequence[tuple[int, int, Any]] | None = None,
+                     parts: Sequence[str] = REALISM_PARTS) -> dict[str, float]:
+    """The per-sentence features the realism score compares, in shoulder widths: `REALISM_MOTION` per part (as
+    `<feature>_<part>`) and, given sign `spans`, `REALISM_TIMING`."""
+    n = normalise_by_shoulders(pose)
+    lg = lambda x: math.log10(x) if x > 0 else math.nan
+    out = {}
+    for g in parts:
+        sm = smoothness(n, g)
+        out.update({f"log_msj_{g}": lg(sm["msj"]), f"sparc_{g}": sm["sparc"], f"log_speed_{g}": lg(sm["speed_mean"]),
+                    f"speed_hz_{g}": speed_spectrum_centroid(n, g)})
+    if spans is not None: out.update(span_timing(spans, pose.fps))
+    return out
+
+# %% ../nbs/10_evaluation.ipynb #fa433b25
+@dataclasses.dataclass
+class RealismSet:
+    """Held-out sentences ready to be assembled in any configuration: the real signing and its annotated sign spans,
+    the matched segments (none of the sentence's own instances) and the gloss times without the sentence."""
+    sentence_ids: list[str]
+    real: list[Pose]
+    spans: list[list[tuple[int, int, str]]]
+    segments: list[list]
+    times: list[dict[str, GlossTimes | None]]
+    coverage: list[float]
+
+def realism_set(lexicon: Lexicon, times: HeldOutTimes | Mapping[str, GlossTimes | None] | None,
+                sentences: pd.DataFrame | None = None, rule: str = "sentence", steps: Sequence[str] = EVAL_MATCH_STEPS,
+                min_coverage: float = 0.75) -> RealismSet:
+    """The sentences of `sentences` (default: the lexicon's) with at least `min_coverage` of their glosses matched
+    without their own instances (`rule`) and a measurable real signing, matched once for every configuration."""
+    sents = lexicon.sentences if sentences is None else sentences
+    out = RealismSet([], [], [], [], [], [])
+    for s in sents.itertuples(index=False):
+        matcher = GlossMatcher(lexicon, steps=tuple(steps), fingerspelling=None,
+                               exclude_entries=own_entries(lexicon, s, rule))
+        with _quiet("t2g2p2s.matching"), _quiet("t2g2p2s.gloss2pose"):
+            matches = matcher.match_all([str(g) for g in s.glosses])
+        cov = sum(m.found for m in matches) / max(len(matches), 1)
+        real = lexicon.sentence_pose(s.sentence_id)
+        try: normalise_by_shoulders(real)
+        except DataError: continue
+        if cov < min_coverage or not cov: continue
+        t = (times.for_sentence(s.transcript_id, s.start_ms, s.end_ms, rule) if isinstance(times, HeldOutTimes)
+             else dict(times or {}))
+        out.sentence_ids.append(str(s.sentence_id)); out.real.append(real); out.coverage.append(cov)
+        out.spans.append(real_spans(s, real.n_frames, real.fps))
+        out.segments.append(Gloss2Pose(lexicon, t.get("ours"), AssemblyConfig(), matcher=matcher).segments(matches))
+        out.times.append(t)
+    return out
+
+# %% ../nbs/10_evaluation.ipynb #6161af2b
+@patch
+def real_features(self: RealismSet) -> pd.DataFrame:
+    "`realism_features` of the real signing, one row per sentence (with its annotated sign spans)."
+    return pd.DataFrame([realism_features(p, sp) for p, sp in zip(self.real, self.spans)],
+                        index=pd.Index(self.sentence_ids, name="sentence_id"))
+
+@patch
+def assembled(self: RealismSet, config: AssemblyConfig, times: str = "ours") -> list[tuple[Pose, list]]:
+    "Every sentence assembled with `config` and the gloss times `times` (ours | thesis): (pose, sign spans)."
+    out = []
+    for segs, t in zip(self.segments, self.times):
+        pose, records = assemble(segs, config, t.get(times))
+        out.append((pose, [(r["start"], r["end"], r["label"]) for r in records if r["kind"] == "sign"]))
+    return out
+
+@patch
+def features(self: RealismSet, config: AssemblyConfig, times: str = "ours") -> pd.DataFrame:
+    "`realism_features` of every sentence assembled with `config`, one row per sentence."
+    return pd.DataFrame([realism_features(p, sp) for p, sp in self.assembled(config, times)],
+                        index=pd.Index(self.sentence_ids, name="sentence_id"))
+
+# %% ../nbs/10_evaluation.ipynb #3e489339
+def _group(term: str) -> str:
+    return "timing" if term in REALISM_TIMING else term.rsplit("_", 1)[-1]
+
+def _spread(x: np.ndarray) -> float:
+    "The scale a term is measured in: the real inter-quartile range (the standard deviation when it is 0)."
+    x = x[np.isfinite(x)]
+    if len(x) < 2: return math.nan
+    q = float(np.subtract(*np.percentile(x, [75, 25])))
+    return q if q > 0 else (float(x.std()) if x.std() > 0 else math.nan)
+
+@dataclasses.dataclass
+class RealismScore:
+    """`score`: the ranking number (mean over splits); `splits`: its value per split; `groups`: distance per group;
+    `terms`: Wasserstein distance per feature in real IQRs; `in_iqr`: share of values inside the real IQR."""
+    score: float
+    splits: np.ndarray
+    groups: pd.Series
+    terms: pd.Series
+    in_iqr: pd.Series
+
+    @property
+    def range(self) -> tuple[float, float]:
+        "The 5th and 95th percentile of the per-split scores."
+        return tuple(float(v) for v in np.percentile(self.splits, [5, 95]))
+
+# %% ../nbs/10_evaluation.ipynb #4ebbb7da
+def realism_score(hyp: pd.DataFrame, ref: pd.DataFrame, groups: Sequence[str] = RANKING_GROUPS, paired: bool = True,
+                  repeats: int = 20, seed: int = 0) -> RealismScore:
+    """How far the features of `hyp` (rows of `realism_features`) lie from real signing `ref`. Each of `repeats`
+    seeded splits halves the reference sentences into A and B and compares `hyp`'s A half (`paired`: row i of `hyp`
+    renders row i of `ref`; else a random half of `hyp`) with the real B half: per feature the Wasserstein distance
+    in real IQRs, d; per group the mean of log(1 + d); the score is exp(mean over `groups`) − 1. `ref` against itself
+    is the floor: real signing against other real signing of the same size."""
+    from scipy.stats import wasserstein_distance
+    if len(ref) < 2: raise ConfigError(f"realism needs at least two reference sentences, got {len(ref)}")
+    if paired and len(hyp) != len(ref):
+        raise ConfigError(f"paired: {len(hyp)} hypotheses for {len(ref)} references")
+    terms = [c for c in ref.columns if c in hyp.columns and _group(c) in groups]
+    scale = np.array([_spread(ref[c].to_numpy(float)) for c in terms])
+    keep = [j for j, c in enumerate(terms) if scale[j] > 0 and np.isfinite(hyp[c].to_numpy(float)).any()]
+    terms, scale = [terms[j] for j in keep], scale[keep]
+    if not terms: raise ConfigError(f"realism: no feature of the groups {list(groups)} is measurable in both sets")
+    H, R = hyp[terms].to_numpy(float), ref[terms].to_numpy(float)
+    rng_ref, rng_hyp = np.random.default_rng(seed), np.random.default_rng(seed + 1)
+    per = np.full((repeats, len(terms)), np.nan)
+    for r in range(repeats):
+        p = rng_ref.permutation(len(R))
+        a, b = p[:len(R) // 2], p[len(R) // 2:]
+        if not paired: a = rng_hyp.permutation(len(H))[:max(1, len(H) // 2)]
+        for j in range(len(terms)):
+            x, y = H[a, j], R[b, j]
+            x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+            if len(x) and len(y): per[r, j] = wasserstein_distance(x, y) / scale[j]
+    gl = pd.DataFrame(np.log1p(per), columns=terms).T.groupby(_group, sort=False).mean().T
+    gl = gl[[g for g in groups if g in gl.columns]]
+    splits = np.expm1(gl.mean(axis=1).to_numpy())
+    q25, q75 = np.nanpercentile(R, 25, axis=0), np.nanpercentile(R, 75, axis=0)
+    fin = np.isfinite(H)
+    inside = ((H >= q25) & (H <= q75) & fin).sum(0) / np.maximum(fin.sum(0), 1)
+    return RealismScore(float(np.mean(splits)), splits, np.expm1(gl).mean(), pd.Series(np.nanmean(per, 0), terms),
+                        pd.Series(inside, terms))
+
+# %% ../nbs/10_evaluation.ipynb #b0b11002
+#: the candidates `choose_defaults` tries per factor: transition kind and length, the filter per body part, the
+#: sign durations (the length each sign holds: towards the table's median, lengthen only, or its own) and the speed
+REALISM_SEARCH: dict[str, tuple[dict, ...]] = {
+    "transition": tuple({"transition": k} for k in TRANSITION_KINDS),
+    "transition length": ({"transition_frames": "table", "fixed_frames": 7},
+                          *({"transition_frames": "fixed", "fixed_frames": n} for n in (4, 7, 12))),
+    "body filter": tuple({"smooth_hz": v} for v in (None, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)),
+    "hand filter": tuple({"smooth_hands_hz": v} for v in (None, 4.0, 6.0, 8.0, 10.0, 12.0, 16.0)),
+    "face filter": ({"smooth_face": False}, {"smooth_face": True}),
+    "sign durations": tuple({"duration": m} for m in ("both", "stretch", "none")),
+    "speed": tuple({"speed": s} for s in (0.8, 0.9, 1.0, 1.1, 1.25)),
+}
+#: our assembly before the realism ranking (min-jerk, table lengths, 6 Hz on body and hands): the search's start
+PRE_REALISM = {"transition": "minjerk", "transition_frames": "table", "fixed_frames": 7, "smooth_hz": 6.0,
+               "smooth_hands_hz": 6.0, "smooth_face": False, "duration": "both", "speed": 1.0}
+
+def search_fields(config: AssemblyConfig) -> dict[str, Any]:
+    "The fields of `config` that `REALISM_SEARCH` varies."
+    return {k: getattr(config, k) for k in PRE_REALISM}
+
+def realism_variants() -> tuple[Variant, ...]:
+    "The methods of the realism table: the thesis's assembly, ours before the ranking (`PRE_REALISM`) and ours."
+    thesis, ours = default_variants()
+    return thesis, Variant("ours, 6 Hz (before)", AssemblyConfig(**PRE_REALISM)), ours
+
+# %% ../nbs/10_evaluation.ipynb #272888be
+def choose_defaults(rset: RealismSet, start: Mapping[str, Any] = PRE_REALISM,
+                    space: Mapping[str, Sequence[Mapping]] = REALISM_SEARCH, groups: Sequence[str] = RANKING_GROUPS,
+                    repeats: int = 20, seed: int = 0, max_passes: int = 3) -> tuple[AssemblyConfig, pd.DataFrame]:
+    """Coordinate search from `start`: factor by factor, the candidate with the lowest realism score replaces the
+    current setting (ties keep it), pass after pass until nothing changes. Returns the chosen configuration and one
+    row per configuration tried (its search fields, score, distance per group, the score with the face), best
+    first; the choice is the best of all rows."""
+    real, every = rset.real_features(), tuple(REALISM_PARTS) + ("timing",)
+    tried: dict[str, dict] = {}
+    def score(over: Mapping, step: str) -> float:
+        cfg = AssemblyConfig(**over)
+        key = to_json(dataclasses.asdict(cfg))
+        if key not in tried:
+            f = rset.features(cfg)
+            sc, full = (realism_score(f, real, gs, True, repeats, seed) for gs in (groups, every))
+            tried[key] = {**search_fields(cfg), "realism": sc.score, **full.groups.to_dict(),
+                          "realism_with_face": full.score, "first_tried": step}
+        return tried[key]["realism"]
+    cur = dict(start)
+    for p in range(max_passes):
+        changed = False
+        for factor, options in space.items():
+            here = score(cur, f"pass {p + 1}: {factor}")
+            cand = [score({**cur, **o}, f"pass {p + 1}: {factor}") for o in options]
+            if min(cand) < here: cur, changed = {**cur, **options[int(np.argmin(cand))]}, True
+        if not changed: break
+    chosen = AssemblyConfig(**cur)
+    for k, r in tried.items(): r["chosen"] = k == to_json(dataclasses.asdict(chosen))
+    return chosen, pd.DataFrame(tried.values()).sort_values("realism", kind="stable").reset_index(drop=True)
+
+# %% ../nbs/10_evaluation.ipynb #142c9e5e
+def realism_table(rset: RealismSet, variants: Sequence[Variant], groups: Sequence[str] = RANKING_GROUPS,
+                  repeats: int = 20, seed: int = 0,
+                  dtw: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(table, terms, features). `table`: one row per method, the real signing first (its score is the floor): the
+    ranking number `realism` with its per-split 5–95 % range, the rank, whether it lies inside the real range (at
+    most the floor's 95th percentile), the distance per group (wrists, hands, face, timing), the score with the face,
+    medians of DTW-MJE, duration ratio and transition share, and the share of sentences whose log MSJ lies inside the
+    real IQR per part. `terms`: per method and feature the distance in real IQRs, the share inside the real IQR and
+    the median. `features`: per method and sentence the features."""
+    real = rset.real_features()
+    feats, paired = {REAL: real}, {REAL: ([0.0] * len(real), [1.0] * len(real))}
+    for v in variants:
+        got = [(p, sp, r) for (p, sp), r in zip(rset.assembled(v.config, v.times), rset.real)]
+        feats[v.name] = pd.DataFrame([realism_features(p, sp) for p, sp, _ in got], index=real.index)
+        paired[v.name] = ([float(dtw_mje(p, r, DTW_GROUP, True, coords="shoulders")) if dtw else math.nan
+                           for p, _, r in got], [p.duration / r.duration for p, _, r in got])
+    every = tuple(REALISM_PARTS) + ("timing",)
+    floor = realism_score(real, real, groups, True, repeats, seed)
+    rows, terms = [], []
+    for name, f in feats.items():
+        sc, full = (realism_score(f, real, gs, True, repeats, seed) for gs in (groups, every))
+        lo, hi = sc.range
+        rows.append({"method": name, "sentences": len(f), "realism": sc.score, "range_low": lo, "range_high": hi,
+                     "inside_real_range": bool(sc.score <= floor.range[1]), **full.groups.to_dict(),
+                     "realism_with_face": full.score, "dtw_mje": float(np.median(paired[name][0])),
+                     "duration_ratio": float(np.median(paired[name][1])),
+                     "transition_share": float(f.transition_share.median()),
+                     **{f"msj_in_real_iqr_{g}": float(full.in_iqr.get(f"log_msj_{g}", math.nan))
+                        for g in REALISM_PARTS}})
+        terms += [{"method": name, "term": t, "group": _group(t), "distance_iqr": full.terms[t],
+                   "in_real_iqr": full.in_iqr[t], "median": float(f[t].median())} for t in full.terms.index]
+    table = pd.DataFrame(rows).set_index("method")
+    table.insert(2, "rank", table.realism.where(table.index != REAL).rank(method="min"))
+    long = pd.concat([f.reset_index().assign(method=k) for k, f in feats.items()], ignore_index=True)
+    return table, pd.DataFrame(terms), long
+
+# %% ../nbs/10_evaluation.ipynb #7ac150aa
+def realism_report(poses: Sequence[Pose], references: Sequence[Pose], paired: bool = False,
+                   groups: Sequence[str] = RANKING_GROUPS, repeats: int = 20, seed: int = 0) -> dict[str, Any]:
+    """The realism of `poses` against real signing `references` (at least two) as a JSON-ready dict: the ranking
+    number and its floor (the references against themselves) with the real range, the distance per group and per
+    feature, the share inside the real IQR and, when `paired`, DTW-MJE and duration ratio per pair. Pose files carry
+    no sign spans, so the timing group is left out."""
+    if paired and len(poses) != len(references):
+        raise ConfigError(f"--paired needs as many poses as references, got {len(poses)} and {len(references)}")
+    H = pd.DataFrame([realism_features(p) for p in poses])
+    R = pd.DataFrame([realism_features(p) for p in references])
+    every = tuple(REALISM_PARTS) + ("timing",)
+    sc, full = realism_score(H, R, groups, paired, repeats, seed), realism_score(H, R, every, paired, repeats, seed)
+    floor = realism_score(R, R, groups, True, repeats, seed)
+    out = {"score": sc.score, "score_range": list(sc.range), "floor": floor.score, "real_range": list(floor.range),
+           "inside_real_range": bool(sc.score <= floor.range[1]),
+           "ranking_groups": [g for g in groups if g != "timing"],
+           "groups": full.groups.to_dict(), "score_with_all_parts": full.score, "terms": full.terms.to_dict(),
+           "in_real_iqr": full.in_iqr.to_dict(), "n_poses": len(poses), "n_references": len(references),
+           "paired": paired, "repeats": repeats, "seed": seed}
+    if paired:
+        out["dtw_mje"] = [float(dtw_mje(p, r, DTW_GROUP, True, coords="shoulders")) for p, r in zip(poses, references)]
+        out["duration_ratio"] = [p.duration / r.duration for p, r in zip(poses, references)]
+    return out
+
+# %% ../nbs/10_evaluation.ipynb #b8aa2eb2
+def write_realism(out: str | os.PathLike, table: pd.DataFrame, terms: pd.DataFrame, features: pd.DataFrame,
+                  choice: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """Write the realism table (`realism_table.csv`), its terms (`realism_terms.csv`), the per-sentence features
+    (`realism_features.parquet`) and, when given, the choice of defaults (`realism_choice.json`) into `out`."""
+    out, paths = Path(out), {}
+    for name, df, index in (("realism_table.csv", table, True), ("realism_terms.csv", terms, False)):
+        with atomic_path(out / name) as p: df.to_csv(p, index=index, float_format="%.6g")
+        paths[name] = out / name
+    with atomic_path(out / "realism_features.parquet") as p: features.to_parquet(p, index=False)
+    paths["realism_features.parquet"] = out / "realism_features.parquet"
+    if choice is not None: paths["realism_choice.json"] = write_json(out / "realism_choice.json", _finite(choice))
+    return paths
+
+def realism_choice(chosen: AssemblyConfig, candidates: pd.DataFrame, table: pd.DataFrame,
+                   settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The record of a choice of defaults (`realism_choice.json`): the chosen settings and configuration, the start,
+    whether the library default is the choice, its score against the floor and the real range, every configuration
+    tried and the settings."""
+    score = float(candidates.loc[candidates.chosen, "realism"].iloc[0])
+    hi = float(table.loc[REAL, "range_high"])
+    return {"chosen": search_fields(chosen), "config": dataclasses.asdict(chosen), "start": dict(PRE_REALISM),
+            "library_default": search_fields(AssemblyConfig()), "library_default_is_choice": chosen == AssemblyConfig(),
+            "score": score, "floor": float(table.loc[REAL, "realism"]),
+            "real_range": [float(table.loc[REAL, "range_low"]), hi], "inside_real_range": score <= hi,
+            "search_space": {k: list(v) for k, v in REALISM_SEARCH.items()},
+            "candidates": candidates.to_dict("records"), "settings": dict(settings or {})}
+
 # %% ../nbs/10_evaluation.ipynb #0ca8406b
 RATING_CRITERIA = ("naturalness", "comprehensibility")
 RATING_SCALE = (1, 5)
@@ -752,10 +1075,10 @@ def analyse_ratings(ratings: pd.DataFrame, key: pd.DataFrame | str | os.PathLike
 # %% ../nbs/10_evaluation.ipynb #7357a098
 def evaluate_stage(tier: str = "sample", seed: int = 0, out: str | os.PathLike | None = None, limit: int = 0,
                    rule: str = "sentence", min_coverage: float = 0.75, bt_folds: int = 0,
-                   config: RecogniserConfig | None = None,
-                   provenance: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   config: RecogniserConfig | None = None, provenance: Mapping[str, Any] | None = None,
+                   search: bool = True) -> dict[str, Any]:
     """The whole evaluation of this notebook for `tier` (inputs built on the sample tier when missing); writes the stage
-    files."""
+    files. `search`: also choose the assembly defaults by realism (`choose_defaults`)."""
     lex = Lexicon.open(ensure_stage("lexicon", tier, seed).lexicon)
     held = HeldOutTimes.from_folder(ensure_stage("gloss_times", tier, seed).folder, lex.glosses)
     sents = lex.sentences if limit <= 0 else lex.sentences.iloc[:limit]
@@ -768,10 +1091,20 @@ def evaluate_stage(tier: str = "sample", seed: int = 0, out: str | os.PathLike |
                 "recogniser": dataclasses.asdict(cfg), "match_steps": list(EVAL_MATCH_STEPS), "dtw_group": DTW_GROUP,
                 "tier": tier}
     paired = paired_comparison(res.table, "ours", "thesis", min_coverage) if kept else None
-    paths = write_evaluation(out if out is not None else stage_path("evaluation", tier), res, summary, items, scores,
-                             settings, provenance, paired)
+    out = Path(out) if out is not None else stage_path("evaluation", tier)
+    paths = write_evaluation(out, res, summary, items, scores, settings, provenance, paired)
+    rset, realism, choice = realism_set(lex, held, sents, rule, min_coverage=min_coverage), None, None
+    if len(rset.sentence_ids) >= 2:
+        realism = realism_table(rset, realism_variants(), seed=seed)
+        if search:
+            chosen, cand = choose_defaults(rset, seed=seed)
+            choice = realism_choice(chosen, cand, realism[0], dict(settings, ranking_groups=list(RANKING_GROUPS),
+                                                                   repeats=20, seed=seed))
+        paths.update(write_realism(out, *realism, choice))
+    else: log.warning("realism: fewer than two sentences rebuilt to coverage %g; no realism table", min_coverage)
     return {"result": res, "summary": summary, "items": items, "scores": scores, "paths": paths, "paired": paired,
-            "comparison": comparison_table(summary, scores)}
+            "comparison": comparison_table(summary, scores), "realism": None if realism is None else realism[0],
+            "choice": choice}
 
 def make_evaluation(tier: str = "sample", seed: int = 0, limit: int = 0, exclude: str = "sentence",
                     min_coverage: float = 0.75, bt_folds: int = 0, bt_epochs: int = 30, device: str = "cpu",
@@ -817,16 +1150,19 @@ def stitched_cmd(tier: str = "sample",          # data tier
                  bt_folds: int = 0,             # recogniser cross-fitting folds by transcript (0 = train once)
                  device: str = "cpu",           # device of the back-translation recogniser
                  seed: int = 0,                 # RNG seed
+                 search: bool = True,           # also choose assembly defaults by realism (realism_choice.json)
                  json: bool = False):           # print the comparison table as JSON
     "Rebuild held-out corpus sentences and compare them with the real signing."
     r = evaluate_stage(tier, seed, out, limit, exclude, min_coverage, bt_folds,
-                       RecogniserConfig(seed=seed, device=device), {"command": "t2g2p2s evaluate stitched"})
+                       RecogniserConfig(seed=seed, device=device), {"command": "t2g2p2s evaluate stitched"}, search)
     comp = r["comparison"]
     if json:
         _print_json({"comparison": comp.reset_index().to_dict("records"),
+                     "realism": None if r["realism"] is None else r["realism"].reset_index().to_dict("records"),
                      "files": {k: str(v) for k, v in r["paths"].items()}})
     else:
         print(comp.to_string(float_format=lambda x: f"{x:.4g}"))
+        if r["realism"] is not None: print(r["realism"].to_string(float_format=lambda x: f"{x:.4g}"))
         print(f"written: {', '.join(str(p) for p in r['paths'].values())}", file=sys.stderr)
 
 # %% ../nbs/10_evaluation.ipynb #7bd90623
@@ -852,3 +1188,17 @@ def human_analyse_cmd(sheets: list[str],        # filled rating sheets (CSV)
     if json: _print_json({k: v.to_dict("records") for k, v in r.items()})
     else:
         for k, v in r.items(): print(f"# {k}\n{v.to_string(float_format=lambda x: f'{x:.3g}')}\n")
+
+# %% ../nbs/10_evaluation.ipynb #d0657380
+@command("evaluate realism")
+def realism_cmd(poses: list[str],            # assembled .pose files (e.g. written by `t2g2p2s translate --out`)
+                *, reference: list[str],     # real signing .pose files (at least two; the floor needs two halves)
+                paired: bool = False,        # the i-th pose renders the i-th reference (adds DTW-MJE, duration ratio)
+                face: bool = False,          # rank with the face too (default: wrists and hands)
+                repeats: int = 20,           # seeded splits of the references into halves
+                seed: int = 0):              # RNG seed of the splits
+    "The realism of assembled poses against real signing, as JSON: the ranking number, its real floor, per part."
+    groups = tuple(REALISM_PARTS) if face else RANKING_GROUPS
+    rep = realism_report([read_pose_file(p) for p in poses], [read_pose_file(p) for p in reference], paired, groups,
+                         repeats, seed)
+    _print_json(dict(rep, poses=list(poses), references=list(reference)))

@@ -24,7 +24,8 @@ __all__ = ['log', 'CHEAP_STAGES', 'FRAME_MS', 'THESIS_SIZE_SHARES', 'RWRIST', 'T
            'fig_gloss_occurrences', 'fig_gloss_buckets', 'fig_gloss_time_metrics', 'per_gloss_statistics',
            'fig_gloss_time_per_gloss', 'fig_data_size_reduction', 'stretching_counts', 'fig_stretching_pie',
            'transition_example', 'fig_transition_example', 'fig_smoothness_by_method', 'fig_stitched_vs_real',
-           'text2gloss_results', 'fig_text2gloss_metrics', 'make_figures', 'publish_figures', 'figures_cmd']
+           'fig_realism', 'text2gloss_results', 'fig_text2gloss_metrics', 'make_figures', 'publish_figures',
+           'figures_cmd']
 
 # %% ../nbs/90_figures.ipynb #fe87f96d
 log = get_logger(__name__)
@@ -362,6 +363,32 @@ def fig_stitched_vs_real(inputs: FigureInputs, seed: int = 0):
     fig.tight_layout()
     return fig, used + [btp]
 
+# %% ../nbs/90_figures.ipynb #700575a4
+def fig_realism(inputs: FigureInputs, seed: int = 0):
+    "Log MSJ of wrists, hands and face per method (the real IQR shaded) and the realism score against the real range."
+    import matplotlib.pyplot as plt
+    tab, feats = inputs.need("fig-90-realism", "evaluation", "realism_table.csv", "realism_features.parquet")
+    t, f = pd.read_csv(tab, index_col=0), pd.read_parquet(feats)
+    order = list(t.index)
+    real = f[f.method == order[0]]
+    rng = np.random.default_rng(seed)
+    fig, axs = plt.subplots(1, 4, figsize=(14, 3.4), sharey=True)
+    for ax, g in zip(axs, ("wrists", "hands", "face")):
+        ax.axvspan(*real[f"log_msj_{g}"].quantile([0.25, 0.75]), color="0.88", zorder=0)
+        _dots(ax, [f.loc[f.method == m, f"log_msj_{g}"] for m in order], order, rng)
+        ax.set_xlabel(f"log10 MSJ, {g}")
+    ax = axs[3]
+    ax.axvspan(t.range_low.iloc[0], t.range_high.iloc[0], color="0.88", zorder=0)
+    for i, m in enumerate(order):
+        ax.plot([t.range_low[m], t.range_high[m]], [i, i], color=f"C{i}", lw=2)
+        ax.plot(t.realism[m], i, "o", color=f"C{i}")
+    ax.set_xlabel("realism score (lower = closer)")
+    fig.suptitle(f"Realism of {int(t.sentences.iloc[0])} held-out sentences against real signing: MSJ in (shoulder "
+                 "widths/s³)², grey = real IQR; score = distance in real IQRs over wrists, hands, timing, grey = real "
+                 "range\nsample tier: real motion, not the real signs", fontsize=9)
+    fig.tight_layout()
+    return fig, [tab, feats]
+
 # %% ../nbs/90_figures.ipynb #18bd6f45
 T2G_METRICS = ("bleu4", "chrf", "rouge_l", "wer")
 
@@ -416,6 +443,7 @@ FIGURES: dict[str, tuple[Callable, str]] = {
                                   "thesis §8.3 plot_gloss_transition_frame_interpolation_examples"),
     "fig-90-smoothness-by-method": (fig_smoothness_by_method, "ours: smoothness by assembly method (notebook 10)"),
     "fig-90-stitched-vs-real": (fig_stitched_vs_real, "ours: stitched vs real signing, back-translation (notebook 10)"),
+    "fig-90-realism": (fig_realism, "ours: realism against held-out real signing, the ranking number (notebook 10)"),
     "fig-90-text2gloss-metrics-by-split": (fig_text2gloss_metrics, "ours: Text2Gloss metrics by split (notebook 07)"),
 }
 

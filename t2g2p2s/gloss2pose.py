@@ -21,8 +21,9 @@ from .core import (ConfigError, T2G2P2SError, atomic_path, command, get_logger, 
                           write_json)
 from .poses import OPENPOSE_137, SKELS_50, Pose, write_openpose_folder, write_pose_file, write_skels
 from .lexicon import Lexicon
-from .matching import (DEFAULT_STEPS, GlossInputError, GlossMatcher, Match, UnknownGlossError, _upper,
-                              match_report, parse_glosses)
+from .glosses import upper_gloss
+from .matching import (DEFAULT_STEPS, GlossInputError, GlossMatcher, Match, UnknownGlossError, match_report,
+                              parse_glosses)
 from .assembly import (_LHAND, _RHAND, DURATION_MODES, TRANSITION_FRAMES, TRANSITION_KINDS, AssemblyConfig, Body,
                               GlossTimes, Segment, TransitionModel, assemble, body_of)
 from .rendering import iter_render_pose, write_pose_video
@@ -202,7 +203,7 @@ GLOSSERS = ("auto", "text2gloss", "words")
 
 def words_glosser(text: str) -> list[str]:
     "Upper-cased words of `text` (no translation; the matcher resolves them)."
-    return [_upper(w) for w in re.findall(r"[^\W_]+(?:-[^\W_]+)*", text)]
+    return [upper_gloss(w) for w in re.findall(r"[^\W_]+(?:-[^\W_]+)*", text)]
 
 def text_to_glosses(text: str, glosser: str = "auto", model: str | None = None, tier: str = "sample",
                     device: str = "cpu") -> tuple[list[str], str]:
@@ -252,7 +253,7 @@ _TRANSLATE_GROUPS = {
     "matching": ("strict", "steps", "embedding", "fingerspelling", "fuzzy_threshold", "embedding_threshold",
                  "embedding_model", "glosser", "model"),
     "assembly": ("thesis", "duration", "speed", "transition", "transition_frames", "fixed_frames", "transition_model",
-                 "smooth_hz", "fps"),
+                 "smooth_hz", "smooth_hands_hz", "fps"),
     "video and MimicMotion config": ("width", "height", "video_fps", "crf", "ref_image", "tile", "frames_overlap",
                                      "seed", "detect_pose")}
 
@@ -285,13 +286,14 @@ def translate_cmd(
     glosser: str = "auto",           # text → glosses: a Text2Gloss model, or upper-cased words
     model: str | None = None,        # Text2Gloss model folder or trained config name (notebook 07)
     thesis: bool = False,            # the thesis's matcher and assembly (§6.3–§6.7)
-    duration: str | None = None,     # duration control (default both; thesis: stretch-only insertion)
+    duration: str | None = None,     # duration control (default: AssemblyConfig's; thesis: stretch-only insertion)
     speed: float = 1.0,              # global speed factor
-    transition: str | None = None,   # transition path (default minjerk)
+    transition: str | None = None,   # transition path (default: AssemblyConfig's)
     transition_frames: str | None = None,  # transition lengths (default table)
     fixed_frames: int = 7,           # frames of --transition-frames fixed and the thesis's default
     transition_model: str | None = None,   # learned transition-length model (.json)
-    smooth_hz: float | None = None,  # Butterworth cut-off in Hz, 0 = off (default 6)
+    smooth_hz: float | None = None,  # Butterworth cut-off in Hz of body and hands, 0 = off (default: AssemblyConfig's)
+    smooth_hands_hz: float | None = None,  # cut-off of the hands alone, 0 = off (overrides --smooth-hz for the hands)
     fps: float | None = None,        # output fps (default the lexicon's)
     width: int | None = None,        # video width (default the pose's frame)
     height: int | None = None,       # video height
@@ -316,7 +318,8 @@ def translate_cmd(
     over = {k: v for k, v in (("duration", duration), ("transition", transition),
                               ("transition_frames", transition_frames), ("fps", fps)) if v is not None}
     over.update(speed=speed, fixed_frames=fixed_frames)
-    if smooth_hz is not None: over["smooth_hz"] = smooth_hz or None
+    if smooth_hz is not None: over["smooth_hz"] = over["smooth_hands_hz"] = smooth_hz or None
+    if smooth_hands_hz is not None: over["smooth_hands_hz"] = smooth_hands_hz or None
     eng = _engine(lexicon, tier, times, thesis, over, steps, embedding, fingerspelling, fuzzy_threshold,
                   embedding_threshold, embedding_model, transition_model, device)
     tr = eng.translate(gl, strict=strict)
@@ -347,7 +350,7 @@ def animation_gif(pose: Pose, width: int = 320, height: int = 180, fps: float = 
 
 def demo_step(engine: Gloss2Pose, text: str, glosser: str = "auto", gif_size: tuple[int, int] = (320, 180)) -> dict:
     "One demo translation: glosses (and the glosser), the match report, the translation and its GIF."
-    if re.fullmatch(r"[\s\w$*^#:+\-.|,]*", text) and _upper(text) == text and any(c.isalpha() for c in text):
+    if re.fullmatch(r"[\s\w$*^#:+\-.|,]*", text) and upper_gloss(text) == text and any(c.isalpha() for c in text):
         glosses, used = parse_glosses(text), "glosses (typed in capitals)"
     else:
         glosses, used = text_to_glosses(text, glosser)

@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from .core import ConfigError, atomic_path, get_logger, provenance, stage_outputs, write_json
+from .glosses import gloss_key, type_key
 from .lexicon_build import candidate_spans
 
 # %% auto #0
 __all__ = ['log', 'METRICS', 'THESIS_COLUMNS', 'THESIS_TIME_EXCLUDED', 'THESIS_CAP_MS', 'IMPROVED_SKIP_PREFIXES', 'GLOBAL_KEY',
-           'FRAME_MS', 'STATS', 'LEVELS', 'clean_gloss', 'type_key', 'gloss_time_metrics', 'overall_summary',
-           'gloss_time_table', 'lookup_times', 'thesis_evaluated', 'thesis_frame_interpolation_table',
-           'write_gloss_times', 'make_gloss_times']
+           'FRAME_MS', 'clean_gloss', 'STATS', 'LEVELS', 'gloss_time_metrics', 'overall_summary', 'gloss_time_table',
+           'lookup_times', 'thesis_evaluated', 'thesis_frame_interpolation_table', 'write_gloss_times',
+           'make_gloss_times']
 
 # %% ../nbs/06_gloss_times.ipynb #2308a45b
 log = get_logger(__name__)
@@ -33,14 +34,7 @@ THESIS_CAP_MS = 2000
 IMPROVED_SKIP_PREFIXES = ("$GEST", "$$", "$PMS", "$UNKLAR", "$PROD", "$ORAL", "$ALPHA")
 GLOBAL_KEY = "<all glosses>"
 FRAME_MS = 20
-
-def clean_gloss(gloss) -> str:
-    "A gloss without the `*` and `^` markers and surrounding space."
-    return str(gloss).replace("*", "").replace("^", "").strip()
-
-def type_key(gloss) -> str:
-    "The type of a gloss: markers removed, cut at the first `:` (`$NUM-EINER1A:4d*` -> `$NUM-EINER1A`)."
-    return clean_gloss(gloss).split(":", 1)[0]
+clean_gloss = gloss_key      # a gloss's key by the convention of notebook 00a (the name 08a and 10 read it by)
 
 # %% ../nbs/06_gloss_times.ipynb #1c688efc
 def _col(df: pd.DataFrame, name: str, default=None) -> pd.Series:
@@ -60,13 +54,13 @@ def gloss_time_metrics(tokens: pd.DataFrame, sentences: pd.DataFrame, mode: str 
             & ~reason.str.startswith(("thesis_dropped", "moderator")).to_numpy(bool))
     t = t[live].copy()
     t["_raw"] = _col(t, "raw_gloss") if "raw_gloss" in t else _col(t, "gloss")
-    t["_full"] = [clean_gloss(g) for g in (_col(t, "gloss") if mode == "improved" else t["_raw"])]
+    t["_full"] = [gloss_key(g) for g in (_col(t, "gloss") if mode == "improved" else t["_raw"])]
     t["_type"] = [type_key(g) for g in t["_full"]]
     if mode == "thesis":
         k = t["_type"]
         keep = (~k.isin(THESIS_TIME_EXCLUDED) & ~k.str.contains("$ORAL", regex=False)
                 & ~k.str.contains("$ALPHA", regex=False))
-        if types is not None: keep &= k.isin({clean_gloss(x) for x in types})
+        if types is not None: keep &= k.isin({gloss_key(x) for x in types})
         t["_key"] = k
         dur = (t.end_ms - t.start_ms).astype("int64")
         t["_end"] = t.start_ms + (np.minimum(dur, cap_ms) if cap_ms else dur)
@@ -178,7 +172,7 @@ def gloss_time_table(metrics: pd.DataFrame, min_n: int = 1, exclude_structural: 
 # %% ../nbs/06_gloss_times.ipynb #16d9f198
 def lookup_times(table: pd.DataFrame, gloss: str) -> tuple[float, float, float, str]:
     "(median GD, IGT, OGT in ms, level) for `gloss`: each from the finest of gloss → type → global that has it."
-    keys = {"gloss": clean_gloss(gloss), "type": type_key(gloss), "global": GLOBAL_KEY}
+    keys = {"gloss": gloss_key(gloss), "type": type_key(gloss), "global": GLOBAL_KEY}
     vals: dict[str, float] = {}
     used = []
     for level in LEVELS:

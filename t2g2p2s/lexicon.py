@@ -24,6 +24,7 @@ from .core import (ConfigError, DataError, T2G2P2SError, atomic_path, command, g
                           read_json, resolve_inside, safe_name, to_json, write_json)
 from .poses import OPENPOSE_137, Pose, mediapipe_to_openpose, read_pose_file, write_pose_file
 from .corpus_poses import _TextStream
+from .glosses import gloss_key, gloss_word, parse_gloss
 # pandas is imported where a table is read or written: opening a lexicon and reading poses never loads it
 # (nor does fastcore.basics, which only provides `patch`).
 
@@ -32,7 +33,7 @@ __all__ = ['log', 'N_POINTS', 'FRAME_DTYPE', 'FRAME_BYTES', 'ARM_POINTS', 'HAND_
            'HAND_CONF', 'HAND_VISIBLE_SHARE', 'DURATION_SIGMA', 'QUALITY_COLUMNS', 'FORMAT_VERSION', 'INDEX_COLUMNS',
            'SENTENCE_INDEX_COLUMNS', 'INDEX_JSON', 'ENTRY_COLUMNS', 'INDEX_CSV_COLUMNS', 'THESIS_TIME_COLUMNS',
            'THESIS_BODY13', 'THESIS_ARRAYS', 'THESIS_TIMES_NAME', 'quality_components', 'LexiconError', 'read_frames',
-           'LexiconWriter', 'Entry', 'write_index_json', 'Lexicon', 'gloss_word', 'export_spoken_to_signed',
+           'LexiconWriter', 'Entry', 'write_index_json', 'Lexicon', 'export_spoken_to_signed',
            'read_spoken_to_signed_index', 'import_spoken_to_signed', 'read_thesis_times', 'iter_thesis_dictionary',
            'thesis_frames_to_array', 'import_thesis_dictionary', 'lexicon_info', 'info_cmd', 'export_s2s_cmd',
            'import_s2s_cmd', 'import_thesis_cmd']
@@ -81,9 +82,10 @@ def quality_components(frames: np.ndarray, hand: str | None = None, duration_ms:
 # %% ../nbs/05_lexicon.ipynb #695a0c86
 FORMAT_VERSION = 1
 INDEX_COLUMNS = {   # column -> dtype of index.parquet
-    "entry_id": "int64", "gloss": "string", "type": "string", "rank": "int64", "start": "int64", "length": "int64",
-    "fps": "float64", "width": "int64", "height": "int64", "transcript_id": "string", "speaker": "string",
-    "camera": "string", "hand": "string", "token_id": "string", "start_ms": "int64", "end_ms": "int64",
+    "entry_id": "int64", "gloss": "string", "raw_gloss": "string", "type": "string", "rank": "int64",
+    "start": "int64", "length": "int64", "fps": "float64", "width": "int64", "height": "int64",
+    "transcript_id": "string", "speaker": "string", "camera": "string", "hand": "string", "token_id": "string",
+    "start_ms": "int64", "end_ms": "int64",
     **{c: "float64" for c in QUALITY_COLUMNS}, "source": "string"}
 SENTENCE_INDEX_COLUMNS = {
     "sentence_id": "string", "transcript_id": "string", "speaker": "string", "camera": "string", "german": "string",
@@ -181,11 +183,16 @@ class LexiconWriter:
 # %% ../nbs/05_lexicon.ipynb #c494f501
 @patch
 def add(self: LexiconWriter, frames, gloss: str, quality: float | None = None, **columns) -> bool:
-    """Offer one instance (T, 137, 3) of `gloss`; `quality` and the other `QUALITY_COLUMNS`/index columns as keywords.
+    """Offer one instance (T, 137, 3) of `gloss` as its source writes it (stored under its key, `gloss_key`, and as
+    `raw_gloss`; `type` defaults to its type); `quality` and the other `QUALITY_COLUMNS`/index columns as keywords.
     Returns False when it cannot be among the `top_k` of its gloss (then nothing is written)."""
     if self.closed: raise LexiconError("writer is closed")
-    if not isinstance(gloss, str) or not gloss: raise LexiconError(f"gloss must be a non-empty string, got {gloss!r}")
+    g = parse_gloss(gloss) if isinstance(gloss, str) else None
+    if g is None or not g.key: raise LexiconError(f"gloss must be a non-empty string, got {gloss!r}")
     cols = dict(columns)
+    if cols.get("raw_gloss") is None: cols["raw_gloss"] = gloss
+    if cols.get("type") is None: cols["type"] = g.type
+    gloss = g.key
     if quality is not None: cols["quality"] = quality
     s = cols.get(self.score)
     s = float(s) if s is not None and not (isinstance(s, float) and math.isnan(s)) else float("-inf")
@@ -267,7 +274,7 @@ def close(self: LexiconWriter) -> Path:
 INDEX_JSON = "index.json"
 #: the index columns every `Entry` carries (the rest of `index.parquet`, e.g. the quality components, is in `index`)
 ENTRY_COLUMNS = ("entry_id", "gloss", "type", "rank", "start", "length", "fps", "width", "height", "quality",
-                 "transcript_id", "speaker", "camera", "hand", "start_ms", "end_ms")
+                 "transcript_id", "speaker", "camera", "hand", "start_ms", "end_ms", "raw_gloss")
 
 class Entry(NamedTuple):
     "One lexicon entry: where its frames are and where they came from (see the store's table above)."
@@ -287,6 +294,7 @@ class Entry(NamedTuple):
     hand: str | None
     start_ms: int | None
     end_ms: int | None
+    raw_gloss: str | None = None      # the gloss as its source wrote it (`gloss` is its key)
 
 # %% ../nbs/05_lexicon.ipynb #16ebc3d0
 def _index_key(folder: Path, meta: Mapping) -> dict:
@@ -311,7 +319,9 @@ def _read_index_json(folder: Path, meta: Mapping) -> dict[str, list] | None:
     p = folder / INDEX_JSON
     if not p.is_file(): return None
     d = read_json(p)
-    return d["columns"] if d.get("key") == _index_key(folder, meta) else None
+    cols = d.get("columns") or {}
+    if d.get("key") != _index_key(folder, meta) or any(c not in cols for c in ENTRY_COLUMNS): return None
+    return cols
 
 # %% ../nbs/05_lexicon.ipynb #2d7eb02c
 class Lexicon:
@@ -446,12 +456,6 @@ def sentence_pose(self: Lexicon, sentence_id: str) -> Pose:
 # %% ../nbs/05_lexicon.ipynb #f2deee23
 INDEX_CSV_COLUMNS = ("path", "spoken_language", "signed_language", "start", "end", "words", "glosses", "priority")
 
-def gloss_word(gloss: str) -> str:
-    "A German word for a gloss: `HAUS1A*` -> `haus`, `TAUB-GEHÖRLOS1A` -> `taub gehörlos`; '' for `$` categories."
-    g = str(gloss).split(":", 1)[0].replace("*", "").replace("^", "")
-    if g.startswith("$"): return ""
-    return re.sub(r"\d+[A-Z]?$", "", g).replace("-", " ").lower().strip()
-
 # %% ../nbs/05_lexicon.ipynb #4310730c
 def export_spoken_to_signed(lexicon: "Lexicon | str | os.PathLike", folder: str | os.PathLike,
                             spoken_language: str = "de", signed_language: str = "gsg",
@@ -493,7 +497,8 @@ def import_spoken_to_signed(folder: str | os.PathLike, out: str | os.PathLike, t
     returns it opened."""
     folder = Path(folder)
     df = read_spoken_to_signed_index(folder)
-    k = top_k or max(1, int(df.groupby(df.glosses.where(df.glosses != "", df.words)).size().max() if len(df) else 1))
+    keys = df.glosses.where(df.glosses != "", df.words).map(gloss_key)          # the convention's keys
+    k = top_k or max(1, int(keys.groupby(keys).size().max()) if len(df) else 1)
     meta = {"provenance": {"imported_from": str(folder), "format": "spoken-to-signed index.csv + .pose"}}
     with LexiconWriter(out, top_k=k, meta=meta) as w:
         for i, r in enumerate(df.itertuples(index=False), start=2):
@@ -518,8 +523,8 @@ def import_spoken_to_signed(folder: str | os.PathLike, out: str | os.PathLike, t
                                 path, where)
             gloss = r.glosses or r.words
             w.add(data, gloss, quality=1.0 / (1.0 + prio), fps=pose.fps, width=pose.width or 0,
-                  height=pose.height or 0, type=str(gloss).split(":", 1)[0], transcript_id=str(r.path), speaker=None,
-                  camera=None, hand=None, token_id=None, start_ms=start,
+                  height=pose.height or 0, transcript_id=str(r.path), speaker=None, camera=None, hand=None,
+                  token_id=None, start_ms=start,
                   end_ms=end if end > 0 else int(round(pose.n_frames / pose.fps * 1000)),
                   source=f"spoken-to-signed:{r.spoken_language}-{r.signed_language}")
     return Lexicon.open(out)
@@ -616,8 +621,7 @@ def import_thesis_dictionary(dict_json: str | os.PathLike, out: str | os.PathLik
                 skipped.append({"gloss": gloss, "reason": str(e)}); log.warning("%s (gloss skipped)", e); continue
             score = float(a[..., 2].sum(axis=1).mean())
             w.add(a, gloss, quality=score / 125.0, thesis_score=score, fps=fps, width=width, height=height,
-                  type=gloss.split(":", 1)[0], start_ms=0, end_ms=int(round(len(a) / fps * 1000)),
-                  source="thesis-dictionary")
+                  start_ms=0, end_ms=int(round(len(a) / fps * 1000)), source="thesis-dictionary")
             n += 1; n_frames += len(a)
     if times_csv is not None:
         with atomic_path(out / THESIS_TIMES_NAME) as p: p.write_bytes(Path(times_csv).read_bytes())

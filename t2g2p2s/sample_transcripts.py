@@ -17,17 +17,17 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .core import ConfigError, DataError, data_dir, get_logger, sha256_bytes
+from .glosses import gloss_word, parse_gloss
 
 # %% auto #0
 __all__ = ['log', 'FPS', 'FRAME_MS', 'WIDTH', 'HEIGHT', 'CAMERAS', 'SPEAKERS', 'THESIS_MEDIANS_MS', 'NOTICE', 'VARIANTS',
            'PHOENIX_NUMBERS', 'CONVENTION_RATES', 'GESTURES', 'LEFT_HAND_GLOSSES', 'BACKCHANNEL_GLOSS',
            'FINGERSPELLING_LETTERS', 'MODERATOR_PROMPTS', 'CONVENTIONS', 'TIMING', 'REGIONS', 'EAF_DATE',
            'EAF_CONSTRAINTS', 'EAF_TYPES', 'stable_int', 'rng_for', 'quantise_ms', 'load_phoenix_pairs',
-           'recase_sentence', 'german_vocabulary', 'restore_umlauts', 'variant_suffix', 'dgs_style_glosses',
-           'gloss_type', 'motion_key', 'mouthing_for', 'Unit', 'SentencePlan', 'TranscriptPlan', 'convention_counts',
-           'plan_transcripts', 'GlossToken', 'TimedSentence', 'ModeratorLine', 'Transcript', 'time_transcript',
-           'gloss_time_metrics', 'timecode', 'name_transcripts', 'srt_time', 'srt_blocks', 'srt_text', 'eaf_tier_names',
-           'video_paths', 'xml_document', 'eaf_bytes']
+           'recase_sentence', 'german_vocabulary', 'restore_umlauts', 'variant_suffix', 'dgs_style_glosses', 'Unit',
+           'SentencePlan', 'TranscriptPlan', 'convention_counts', 'plan_transcripts', 'GlossToken', 'TimedSentence',
+           'ModeratorLine', 'Transcript', 'time_transcript', 'gloss_time_metrics', 'timecode', 'name_transcripts',
+           'srt_time', 'srt_blocks', 'srt_text', 'eaf_tier_names', 'video_paths', 'xml_document', 'eaf_bytes']
 
 # %% ../nbs/01b_sample_transcripts.ipynb #c59a7f14
 log = get_logger("sample_corpus")
@@ -144,21 +144,6 @@ def dgs_style_glosses(phoenix: str, vocab: frozenset[str] = frozenset(), seed: i
         if star and not g.endswith("*"): g += "*"
         out.append(g)
     return out
-
-# %% ../nbs/01b_sample_transcripts.ipynb #0c9d35e1
-def gloss_type(gloss: str) -> str:
-    "The type of a gloss token as the portal's types list names it: `*` dropped, qualifier after `:` cut, `^` kept."
-    return gloss.split(":", 1)[0].replace("*", "")
-
-def motion_key(gloss: str) -> str:
-    "What decides a sign's motion in the sample: the gloss without its `*` and `^` markers (qualifiers kept)."
-    return gloss.replace("*", "").replace("^", "")
-
-def mouthing_for(gloss: str) -> str | None:
-    "The German word a signer mouths with a lexical sign (`KÜHL1A*` -> `kühl`); None for `$` categories."
-    if gloss.startswith("$"): return None
-    w = re.sub(r"\d+[A-Z]?$", "", gloss.replace("*", "").replace("^", ""))
-    return w.replace("-", " ").lower() or None
 
 # %% ../nbs/01b_sample_transcripts.ipynb #a5677bfe
 CONVENTION_RATES = {
@@ -294,16 +279,15 @@ def convention_counts(plans: Sequence[TranscriptPlan]) -> dict[str, int]:
             for u in s.units + s.outside:
                 c["dual"] += u.right is not None and u.left is not None
                 c["left_only"] += u.right is None
-                for g in (u.right, u.left):
-                    if not g: continue
-                    c["variant"] += bool(re.match(r"^[A-ZÄÖÜ][A-ZÄÖÜ-]*\d+[A-Z]?[*^]*$", g))
-                    c["star"] += "*" in g
-                    c["caret"] += "^" in g and not g.startswith("$GEST")
-                    c["index"] += g.startswith("$INDEX")
-                    c["gesture"] += g.startswith("$GEST")
-                    c["prod"] += g.startswith("$PROD")
-                    c["alpha"] += g.startswith("$ALPHA")
-                    c["qualifier"] += ":" in g
+                for g in map(parse_gloss, filter(None, (u.right, u.left))):     # notebook 00a's reading
+                    c["variant"] += g.category == "lexical" and g.number is not None and not g.qualifier
+                    c["star"] += "*" in g.markers
+                    c["caret"] += "^" in g.markers and g.category != "gesture"
+                    c["index"] += g.category == "index"
+                    c["gesture"] += g.category == "gesture"
+                    c["prod"] += g.category == "productive"
+                    c["alpha"] += g.category == "fingerspelling"
+                    c["qualifier"] += bool(g.qualifier)
     return c
 
 # %% ../nbs/01b_sample_transcripts.ipynb #1f354fae
@@ -447,7 +431,7 @@ def time_transcript(plan: TranscriptPlan, seed: int = 0, timing: Mapping[str, fl
     def emit(spk, u: Unit, start, end, sidx):
         for hand, g in (("r", u.right), ("l", u.left)):
             if g:
-                m = mouthing_for(g) if rng.random() < mouthing_rate else None
+                m = (gloss_word(g) or None) if rng.random() < mouthing_rate else None
                 glosses.append(GlossToken(spk, hand, g, start, end, sidx, m))
     prev = None
     for si, s in enumerate(plan.sentences):

@@ -174,7 +174,8 @@ class T2GConfig:
     mbr_alpha: float = 0.5             # MBR: hypothesis weights ∝ p(hypothesis)^alpha (sum of token
                                        # log-probabilities × alpha, softmax over the n-best)
     max_source_tokens: int = 128       # longer inputs are split into chunks that fit
-    postprocess: str = "phoenix"       # phoenix = apply phoenix_eval_convention to outputs; none
+    postprocess: str = "phoenix"       # phoenix = apply phoenix_eval_convention to outputs; dgs = each output
+                                       # gloss as its key (the gloss convention of notebook 00a); none
     target_case: str = "keep"          # lower = glosses lower-cased inside a from-scratch model (sub-words shared
                                        # with German), re-cased on output
     lower_prefixes: tuple = ("neg", "negalp", "poss")  # gloss prefixes that stay lower-case when re-casing
@@ -204,8 +205,8 @@ class T2GConfig:
         if self.mbr != "none" and self.backend != "seq2seq":
             raise ConfigError(f"mbr={self.mbr!r} needs backend=seq2seq (the n-best of its beam search)")
         if not float(self.mbr_alpha) > 0: raise ConfigError(f"mbr_alpha={self.mbr_alpha!r}: expected a number > 0")
-        if self.postprocess not in ("phoenix", "none"):
-            raise ConfigError(f"postprocess={self.postprocess!r}: expected phoenix or none")
+        if self.postprocess not in ("phoenix", "dgs", "none"):
+            raise ConfigError(f"postprocess={self.postprocess!r}: expected phoenix, dgs or none")
         self.target_modules = tuple(self.target_modules)
         self.lower_prefixes = tuple(self.lower_prefixes)
         if self.target_case not in ("keep", "lower"):
@@ -268,7 +269,7 @@ PRESETS: dict[str, dict] = {
                     arch="mbart", vocab_size=3000, d_model=256, encoder_layers=2, decoder_layers=2, heads=4,
                     ffn_dim=1024, dropout=0.3, epochs=40, batch_size=32, lr=1e-3, warmup_steps=500,
                     schedule="linear", word_dropout=0.1, amp="auto", eval_from=20, eval_every=2, average_best=4,
-                    ensemble=2, parallel=2, threads=2, max_minutes=27, num_beams=5, postprocess="none",
+                    ensemble=2, parallel=2, threads=2, max_minutes=27, num_beams=5, postprocess="dgs",
                     target_case="keep"),
     # the thesis's and Spoken2Sign's pretrained baseline, fine-tuned with its own tokenizer (GPU)
     "mbart-phoenix": dict(backend="seq2seq", pretrained="facebook/mbart-large-cc25", src_lang="de_DE",

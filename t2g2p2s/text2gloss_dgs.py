@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .core import ConfigError, DataError, get_logger, provenance, stage_outputs, write_json, write_text
+from .glosses import gloss_key
 from .text2gloss_data import Pair, gloss_string, ngram_counts, read_parallel, register_source, write_parallel
 
 # %% auto #0
@@ -72,7 +73,8 @@ def dgs_pairs(sentences: pd.DataFrame, tokens: pd.DataFrame, gloss_field: str = 
     T = T.assign(_h=T["hand"].map(HAND_ORDER).fillna(len(HAND_ORDER)).astype(int),
                  _n=T["token_id"].map(_token_number))
     T = T.sort_values(["sentence_id", "start_ms", "_h", "end_ms", "_n"], kind="stable")
-    seqs = {sid: tuple(str(x) for x in g) for sid, g in T.groupby("sentence_id", sort=False)[gloss_field]}
+    key = gloss_key if gloss_field == "gloss" else str           # the convention's keys (notebook 00a)
+    seqs = {sid: tuple(key(x) for x in g) for sid, g in T.groupby("sentence_id", sort=False)[gloss_field]}
     out = S.sort_values(["transcript_id", "start_ms", "speaker", "sentence_id"], kind="stable")
     out = out[["transcript_id", "speaker", "sentence_id", "german"]].copy()
     german = out["german"].astype("string").fillna("").str.split().str.join(" ")

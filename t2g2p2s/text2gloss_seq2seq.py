@@ -20,6 +20,7 @@ import torch
 from fastcore.basics import patch
 
 from .core import ConfigError, DataError, get_logger, seed_everything
+from .glosses import gloss_key
 from .text2gloss_data import Pair, gloss_string, phoenix_eval_convention
 from .text2gloss_config import (MBR_METRICS, T2GConfig, build_tokenizer, load_training_data, text_pairs)
 
@@ -416,6 +417,8 @@ def _postprocess(texts: Sequence[str], cfg: T2GConfig) -> list[str]:
         texts = [recase_glosses(t, cfg.lower_prefixes) for t in texts]
     if cfg.direction == "text2gloss" and cfg.postprocess == "phoenix":
         return [gloss_string(phoenix_eval_convention(t)) for t in texts]
+    if cfg.direction == "text2gloss" and cfg.postprocess == "dgs":
+        return [gloss_string([k for k in map(gloss_key, t.split()) if k]) for t in texts]
     return [" ".join(t.split()) for t in texts]
 
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #56fcb06a

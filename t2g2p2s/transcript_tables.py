@@ -6,20 +6,20 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .core import ConfigError, atomic_path, command, progress, provenance, stage_outputs, to_json, write_json
-from .transcripts import (_classify_items, _PARSED_SENT, _PARSED_TOK, CATEGORIES, classify_srt_line,
-                                 FILE_ISSUES, gloss_category, gloss_type, HANDS, Issue, MODERATOR, normalise_gloss,
-                                 parse_eaf, parse_srt, ParsedTranscript, SENTENCE_COLUMNS, split_interrupted,
-                                 TOKEN_COLUMNS, transcript_id_of, typed_frame, UNASSIGNED_COLUMNS)
+from .core import ConfigError, atomic_path, command, provenance, run_tasks, stage_outputs, to_json, write_json
+from .glosses import CATEGORIES, parse_gloss, strip_markers, type_key
+from .transcripts import (_classify_items, _PARSED_SENT, _PARSED_TOK, classify_srt_line, FILE_ISSUES, HANDS,
+                                 Issue, MODERATOR, parse_eaf, parse_srt, ParsedTranscript, SENTENCE_COLUMNS,
+                                 split_interrupted, TOKEN_COLUMNS, transcript_id_of, typed_frame, UNASSIGNED_COLUMNS)
 
 # %% auto #0
 __all__ = ['THESIS_EXCLUDED_GLOSSES', 'THESIS_EXCLUDE_SENTENCE_GLOSSES', 'RuleSet', 'thesis_clean_line', 'thesis_classify_srt',
@@ -94,12 +94,12 @@ class RuleSet:
 _THESIS_SENTENCE = re.compile(r"^[ABC]:\s*(?:[A-ZÄÖÜ].*|[0-9#]\S*(?:\s+\S+)+)$")
 
 def _types_regex(types: Iterable[str]) -> re.Pattern | None:
-    ts = sorted({t.replace("^", "") for t in types if t and t.replace("^", "")}, key=len, reverse=True)
+    ts = sorted({strip_markers(t) for t in types if t and strip_markers(t)}, key=len, reverse=True)
     return re.compile("|".join(map(re.escape, ts))) if ts else None
 
 def thesis_clean_line(line: str) -> str:
     "§2.1 `clean_line`: every `*` and `^` removed, `|` stripped from both ends, `X: ||Y` -> `X: Y`."
-    s = line.replace("*", "").replace("^", "").strip().strip("|")
+    s = strip_markers(line).strip().strip("|")
     return re.sub(r"^([ABC]:\s*)\|+", r"\1", s)
 
 # %% ../nbs/03a_transcript_tables.ipynb #6f539c04
@@ -294,7 +294,7 @@ def apply_rules(parsed: ParsedTranscript, rules: RuleSet | None = None,
         if rules.srt_detection == "substring":
             tys = types if types is not None else parsed.types
             if tys is None:
-                tys = {gloss_type(g) for g in parsed.tokens.raw_gloss.dropna()}
+                tys = {type_key(g) for g in parsed.tokens.raw_gloss.dropna()}
                 issues.append(Issue(parsed.path, tid, "file", "no_types_list",
                                     "substring detection without a types list: the file's own gloss types used "
                                     "instead", "approximated"))
@@ -318,9 +318,10 @@ def apply_rules(parsed: ParsedTranscript, rules: RuleSet | None = None,
     # 2. ids and token columns
     sents["sentence_id"] = _sentence_ids(sents, tid) if len(sents) else pd.Series(dtype=object)
     toks["token_id"] = _token_ids(toks, tid) if len(toks) else pd.Series(dtype=object)
-    toks["gloss"] = [normalise_gloss(g) for g in toks.raw_gloss]
-    toks["type"] = [gloss_type(g) for g in toks.gloss]
-    toks["category"] = [gloss_category(g) for g in toks.gloss]
+    glosses = [parse_gloss(g) for g in toks.raw_gloss]          # the convention of notebook 00a
+    toks["gloss"] = [g.key for g in glosses]
+    toks["type"] = [g.type for g in glosses]
+    toks["category"] = [g.category for g in glosses]
     toks["dual"] = _dual_flags(toks)
     dur = toks.end_ms - toks.start_ms
     toks["end_ms_capped"] = (toks.start_ms + np.minimum(dur, rules.cap_ms)) if rules.cap_ms else toks.end_ms
@@ -476,45 +477,18 @@ def process_transcript(inp: TranscriptInput, rules: RuleSet, types: Iterable[str
     out.summary["unused_files"] = list(inp.unused)
     return out
 
-def _dask_run(inputs, rules, types, scheduler, n_jobs):
-    from distributed import Client, LocalCluster
-    own_cluster = own_client = None
-    if scheduler is None:
-        own_cluster = LocalCluster(n_workers=max(1, n_jobs), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-        client = own_client = Client(own_cluster)
-    elif isinstance(scheduler, str):
-        client = own_client = Client(scheduler)
-    else:
-        client = scheduler
-    try:
-        futs = client.map(process_transcript, inputs, rules=rules, types=types, pure=False)
-        return client.gather(futs)
-    finally:
-        if own_client is not None: own_client.close()
-        if own_cluster is not None: own_cluster.close()
-
 # %% ../nbs/03a_transcript_tables.ipynb #54e8675c
 def transcripts_table(paths: Iterable[str | Path], rules: RuleSet | None = None, executor: str | None = None,
                       n_jobs: int = 2, scheduler: Any = None, types: Iterable[str] | None = None,
                       prefer: str = "eaf") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Parse and clean many transcripts -> `(sentences, tokens, summary)`; per transcript in parallel.
-    `executor`: None/"process" (ProcessPoolExecutor with `n_jobs`; 1 = inline) | "dask" (`scheduler`: address,
-    Client or None)."""
+    `executor`, `n_jobs`, `scheduler`: where the transcripts are processed (`core.run_tasks`)."""
     rules = rules or RuleSet.default()
     types = sorted(set(types)) if types is not None else None
     inputs, issues = group_inputs(paths, prefer)
-    executor = executor or "process"
-    if executor not in ("process", "dask"): raise ConfigError(f"executor={executor!r}: process | dask")
-    if not inputs: results = []
-    elif executor == "dask": results = _dask_run(inputs, rules, types, scheduler, n_jobs)
-    elif n_jobs <= 1 or len(inputs) == 1:
-        results = [process_transcript(i, rules, types) for i in progress(inputs, desc="transcripts", unit="file")]
-    else:
-        with ProcessPoolExecutor(max_workers=min(n_jobs, len(inputs))) as ex:
-            results = list(progress(ex.map(process_transcript, inputs, [rules] * len(inputs), [types] * len(inputs)),
-                                    desc="transcripts", total=len(inputs), unit="file"))
-    results = sorted(results, key=lambda r: r.transcript_id)
+    work = functools.partial(process_transcript, rules=rules, types=types)
+    results = sorted(run_tasks(work, inputs, executor or "process", n_jobs, scheduler, desc="transcripts", unit="file"),
+                     key=lambda r: r.transcript_id)
     S = typed_frame(pd.concat([r.sentences for r in results], ignore_index=True) if results else [], SENTENCE_COLUMNS)
     T = typed_frame(pd.concat([r.tokens for r in results], ignore_index=True) if results else [], TOKEN_COLUMNS)
     files = [r.summary for r in results] + [{"transcript_id": i.transcript_id, "file": i.file, "source": None,
@@ -575,7 +549,7 @@ def load_types(path: str | Path) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 def find_inputs(folder: str | Path) -> list[Path]:
-    "The `.eaf` and `.srt` files below `folder` (sorted; `raw/<id>/…` and the sample corpus's `eaf/`, `srt/` layouts)."
+    "The `.eaf` and `.srt` files below `folder` (sorted; `raw/<id>/…` and the sample corpus's `eaf/`, `srt/`)."
     folder = Path(folder)
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in (".eaf", ".srt"))
 
@@ -625,7 +599,7 @@ def transcripts_cmd(files: list[str],             # input .eaf / .srt files (fol
 # %% ../nbs/03a_transcript_tables.ipynb #5b47b4d8
 def make_transcripts(tier: str = "sample", seed: int = 0, transcript_rules: str = "default", cap_ms: int = 0,
                      min_overlap: float = 0.5, n_jobs: int = 2, executor: str = "process",
-                     run_id: str = "dev") -> dict[str, Path]:
+                     dask_scheduler: str = "", run_id: str = "dev") -> dict[str, Path]:
     "Parse the `raw` stage's transcripts of `tier` into the `transcripts` stage's tables (the registry's maker)."
     raw = stage_outputs("raw", tier).folder
     files = raw_inputs(raw)
@@ -636,7 +610,8 @@ def make_transcripts(tier: str = "sample", seed: int = 0, transcript_rules: str 
         rules, prefer, files = (RuleSet.default(cap_ms=cap_ms or None, min_overlap=min_overlap), "eaf",
                                 [p for p in files if p.suffix == ".eaf"])
     if not files: raise ConfigError(f"no downloaded transcripts below {raw}")
-    S, T, summary = transcripts_table(files, rules, executor=executor, n_jobs=n_jobs, types=types, prefer=prefer)
+    S, T, summary = transcripts_table(files, rules, executor=executor, n_jobs=n_jobs, types=types, prefer=prefer,
+                                      scheduler=dask_scheduler or None)
     params = dict(tier=tier, seed=seed, transcript_rules=transcript_rules, cap_ms=cap_ms, min_overlap=min_overlap)
     return write_tables(stage_outputs("transcripts", tier).folder, S, T,
                         dict(summary, provenance=provenance("03_transcripts", params, run_id=run_id)))

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .core import DataError, get_logger
+from .glosses import DUAL, gloss_key, is_gloss_token, type_key
 
 # %% auto #0
-__all__ = ['log', 'SPEAKERS', 'MODERATOR', 'HANDS', 'CATEGORY_PREFIXES', 'CATEGORIES', 'SENTENCE_COLUMNS', 'TOKEN_COLUMNS',
-           'UNASSIGNED_COLUMNS', 'FILE_ISSUES', 'normalise_gloss', 'gloss_type', 'gloss_category', 'is_gloss_token',
+__all__ = ['log', 'SPEAKERS', 'MODERATOR', 'HANDS', 'SENTENCE_COLUMNS', 'TOKEN_COLUMNS', 'UNASSIGNED_COLUMNS', 'FILE_ISSUES',
            'typed_frame', 'Issue', 'ParsedTranscript', 'transcript_id_of', 'split_interrupted', 'tier_role', 'read_xml',
            'parse_eaf', 'eaf_document', 'parse_srt_time', 'srt_items', 'classify_srt_line', 'parse_srt']
 
@@ -29,46 +29,6 @@ log = get_logger(__name__)
 SPEAKERS = ("A", "B")            # the informants; C = the moderator
 MODERATOR = "C"
 HANDS = ("r", "l")
-
-#: `$`-prefix head -> category (matched on the normalised gloss; the longest head wins)
-CATEGORY_PREFIXES = {
-    "$$EXTRA-LING-MAN": "extra", "$$": "extra",
-    "$GEST": "gesture", "$INDEX": "index", "$PROD": "productive", "$ALPHA": "fingerspelling",
-    "$NUM": "number", "$LIST": "list", "$PMS": "pms", "$UNKLAR": "unclear", "$ORAL": "oral", "$NAME": "name",
-}
-CATEGORIES = ("lexical", "index", "gesture", "productive", "fingerspelling", "number", "list", "pms", "unclear",
-              "extra", "oral", "name", "special")
-
-# %% ../nbs/03_transcripts.ipynb #abc326ab
-_MARKERS = re.compile(r"[*^]")
-
-def normalise_gloss(raw: str) -> str:
-    "The gloss without the `*` and `^` markers (variant and qualifier kept), surrounding space removed."
-    return _MARKERS.sub("", str(raw)).strip()
-
-def gloss_type(gloss: str) -> str:
-    "The type of a gloss: normalised, qualifier after `:` cut, variant kept (`$NUM-EINER1A:4d*` -> `$NUM-EINER1A`)."
-    return normalise_gloss(gloss).split(":", 1)[0]
-
-def gloss_category(gloss: str) -> str:
-    ("The category of a gloss by prefix on the normalised token: lexical, index, gesture, productive, "
-     "fingerspelling, ...")
-    g = normalise_gloss(gloss)
-    if not g.startswith("$"): return "lexical"
-    best = max((p for p in CATEGORY_PREFIXES if g.startswith(p)), key=len, default=None)
-    return CATEGORY_PREFIXES[best] if best else "special"
-
-# %% ../nbs/03_transcripts.ipynb #4766268a
-_GLOSS_RE = re.compile(r"""^(?:
-      \${1,2}[A-ZÄÖÜ][A-ZÄÖÜß0-9+-]*            # $-category: $INDEX1, $GEST-OFF, $$EXTRA-LING-MAN
-    | [A-ZÄÖÜ][A-ZÄÖÜß0-9+-]*\d[A-ZÄÖÜß0-9+-]*  # lexical: upper case with a variant number, HAUS1A, TAUB-GEHÖRLOS1A
-    )[*^]*(?::[^\s|:]+)?[*^]*$""", re.X)
-
-def is_gloss_token(token: str, types: frozenset[str] | set[str] | None = None) -> bool:
-    "Whether one whitespace-free `token` is a DGS-Korpus gloss (the regex above), or, given `types`, a known type."
-    t = token.strip()
-    if _GLOSS_RE.match(t): return True
-    return bool(types) and gloss_type(t) in types
 
 # %% ../nbs/03_transcripts.ipynb #fafd4d7d
 SENTENCE_COLUMNS = {   # name -> dtype of the sentences table
@@ -347,7 +307,7 @@ def eaf_document(sentences: Sequence[tuple], tokens: Sequence[tuple], moderator:
         n += 1
         tiers.setdefault(f"Gebärde_{h}_{spk}", []).append(
             f'<ANNOTATION><REF_ANNOTATION ANNOTATION_ID="a{n}" ANNOTATION_REF="{aid}">'
-            f'<ANNOTATION_VALUE>{escape(gloss_type(g))}'
+            f'<ANNOTATION_VALUE>{escape(type_key(g))}'
             f'</ANNOTATION_VALUE></REF_ANNOTATION></ANNOTATION>')
     ts = "".join(f'<TIME_SLOT TIME_SLOT_ID="ts{i + 1}" TIME_VALUE="{v}"/>' for i, v in enumerate(slots))
     body = "".join(f'<TIER TIER_ID={quoteattr(t)} LINGUISTIC_TYPE_REF="x">' + "".join(a) + "</TIER>"
@@ -425,8 +385,8 @@ def classify_srt_line(text: str, types: frozenset[str] | None = None
                       ) -> tuple[str, list[tuple[str | None, str]], list[str]]:
     """Our tokeniser: `("gloss", [(hand, raw gloss), ...], problems)` or `("sentence", [(None, text)], [])` for one
     item's text (label removed). `X||Y` = (right, left); sides that are not glosses are reported in `problems`."""
-    if "||" in text:
-        parts = text.split("||")
+    if DUAL in text:
+        parts = text.split(DUAL)
         sides = list(zip(HANDS, parts)) if len(parts) == 2 else [(None, p) for p in parts]
         out, problems = [], ([] if len(parts) == 2 else [f"{len(parts)} sides in a dual line, hands unknown"])
         for hand, side in sides:
@@ -466,7 +426,7 @@ def parse_srt(path: str | Path, types: Iterable[str] | None = None) -> ParsedTra
     "Parse a DGS-Korpus SRT file with the tokeniser (`classify_srt_line`); `types` (optional) also admits known types."
     path = Path(path)
     tid = transcript_id_of(path)
-    types = frozenset(t.replace("^", "") for t in types) if types is not None else None
+    types = frozenset(gloss_key(t) for t in types) if types is not None else None
     lang = "en" if path.stem.endswith("_en") else "de"
     try:
         items, issues, counts = srt_items(path, tid)

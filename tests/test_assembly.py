@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from t2g2p2s.assembly import (AssemblyConfig, GlossTimes, Segment, TransitionModel, assemble, body_of, butter_sos,
-                              butterworth_smooth, normalise_bodies, retime, sosfiltfilt, target_frames, thesis_linear,
-                              thesis_scale, thesis_stretch, train_transition_model, transition, transition_features)
+from t2g2p2s.assembly import (DEFAULTS_CHOSEN_BY, FACE, HANDS, AssemblyConfig, GlossTimes, Segment, TransitionModel,
+                              assemble, body_of, butter_sos, butterworth_smooth, normalise_bodies, retime, smooth_parts,
+                              sosfiltfilt, target_frames, thesis_linear, thesis_scale, thesis_stretch,
+                              train_transition_model, transition, transition_features)
 from t2g2p2s.core import ConfigError, DataError
 from t2g2p2s.lexicon import Lexicon
 from t2g2p2s.poses import OPENPOSE_137, Pose
@@ -141,6 +142,26 @@ def test_assembly_resamples_and_validates(lex):
     pose, rec = assemble([seg25, seg50], AssemblyConfig(fps=50.0, duration="none", smooth_hz=None))
     assert rec[0]["frames"] == 20 and pose.fps == 50
     with pytest.raises(ConfigError): AssemblyConfig(transition="teleport")
+
+
+def test_smoothing_per_body_part_and_the_defaults_record():
+    rng = np.random.default_rng(3)
+    d = signer(40)
+    d[..., :2] += rng.normal(0, 2, d[..., :2].shape).astype(np.float32) * (d[..., 2:] > 0)
+    body = np.zeros(137, bool); body[:25] = True
+    hands_only = smooth_parts(d, 50.0, AssemblyConfig(smooth_hz=None, smooth_hands_hz=4.0))
+    assert np.array_equal(hands_only[:, :HANDS.start], d[:, :HANDS.start]) and not np.array_equal(hands_only, d)
+    body_only = smooth_parts(d, 50.0, AssemblyConfig(smooth_hz=4.0, smooth_hands_hz=0))
+    assert np.array_equal(body_only[:, HANDS], d[:, HANDS]) and np.array_equal(body_only[:, FACE], d[:, FACE])
+    assert not np.array_equal(body_only[:, body], d[:, body])
+    both = smooth_parts(d, 50.0, AssemblyConfig(smooth_hz=6.0, smooth_hands_hz=6.0))
+    pts = np.ones(137, bool); pts[FACE] = False
+    assert np.array_equal(both, butterworth_smooth(d, 50.0, 6.0, 2, pts))           # one cut-off = one filter
+    assert np.array_equal(smooth_parts(d, 50.0, AssemblyConfig.thesis()), d)
+    seg = Segment.from_pose(Pose(signer(12), OPENPOSE_137, 50.0, W, H), "sign", "X")
+    pose, _ = assemble([seg, seg])
+    assert pose.meta["assembly_defaults"] == DEFAULTS_CHOSEN_BY
+    assert pose.meta["assembly"]["smooth_hands_hz"] == AssemblyConfig().smooth_hands_hz
 
 
 # ------------------------------------------------------------------ transition model

@@ -13,10 +13,12 @@ import pytest
 
 from t2g2p2s.core import ConfigError, DataError, sha256_file
 from t2g2p2s.evaluation import (
-    REAL, GlossRecogniser, HeldOutTimes, RecogniserConfig, analyse_ratings, compare_to_real, gloss_scores,
-    held_out_rows, improved_times, kept_sentences, make_human_eval_kit, own_entries, paired_comparison, read_rating_sheets,
-    rebuild_sentence, stitched_vs_real, summarise_stitched, thesis_times, train_recogniser, transcript_folds)
-from t2g2p2s.assembly import GlossTimes
+    PRE_REALISM, REAL, GlossRecogniser, HeldOutTimes, RecogniserConfig, Variant, analyse_ratings, choose_defaults,
+    compare_to_real, gloss_scores, held_out_rows, improved_times, kept_sentences, make_human_eval_kit, own_entries,
+    paired_comparison, read_rating_sheets, realism_features, realism_report, realism_score, realism_set, realism_table,
+    rebuild_sentence, search_fields, speed_spectrum_centroid, stitched_vs_real, summarise_stitched, thesis_times,
+    train_recogniser, transcript_folds)
+from t2g2p2s.assembly import AssemblyConfig, GlossTimes, butterworth_smooth
 from t2g2p2s.gloss_times import gloss_time_table
 from t2g2p2s.lexicon import Lexicon, LexiconWriter
 from t2g2p2s.poses import OPENPOSE_137, Pose, write_pose_file
@@ -342,3 +344,91 @@ def test_cli_delegates_pose_metrics_and_analyses(kit, tmp_path, lex):
     assert rc == 0 and {r["variant"] for r in d["means"]} == set(VARIANTS) and len(d["paired"]) == 6
     with contextlib.redirect_stderr(io.StringIO()) as err: rc, _ = run("stitched", "--exclude", "speaker")
     assert rc == 2 and "speaker" in err.getvalue()
+
+
+# ------------------------------------------------------------------ realism against real signing
+
+
+def real_sentence(k: int) -> Pose:
+    "A seeded 'real' sentence: rest, three signs with rests between them (the synthetic signing of this file)."
+    rng = np.random.default_rng(k)
+    parts = [rest(6, k)]
+    for g in rng.integers(0, len(GLOSSES), 3):
+        parts += [sign(int(g), int(rng.integers(12, 22)), seed=1000 * k + int(g)), rest(5, k + 7)]
+    return Pose(np.concatenate(parts), OPENPOSE_137, FPS, W, H)
+
+
+@pytest.fixture(scope="module")
+def reals() -> list[Pose]:
+    return [real_sentence(k) for k in range(12)]
+
+
+def features(poses) -> pd.DataFrame:
+    return pd.DataFrame([realism_features(p) for p in poses])
+
+
+def test_realism_features_and_span_timing(reals):
+    f = realism_features(reals[0], [(6, 20, "A"), (25, 40, "B")])
+    assert {"log_msj_wrists", "sparc_hands", "log_speed_wrists", "speed_hz_hands"} <= set(f)
+    assert math.isnan(f["log_msj_face"])                                          # no face in these poses
+    assert math.isclose(f["transition_share"], 5 / 34) and math.isclose(f["log_sign_seconds"], math.log10(34 / 50 / 2))
+    smooth = Pose(butterworth_smooth(reals[0].data, FPS, 2.0), OPENPOSE_137, FPS, W, H)
+    assert speed_spectrum_centroid(smooth) < speed_spectrum_centroid(reals[0])
+
+
+def test_realism_of_real_signing_is_the_floor_and_deterministic(reals):
+    R = features(reals)
+    floor = realism_score(R, R)
+    again = realism_score(features(reals), features(reals))
+    assert again.score == floor.score and np.array_equal(again.splits, floor.splits)      # identical inputs
+    assert floor.range[0] <= floor.score <= floor.range[1] and list(floor.groups.index) == ["wrists", "hands"]
+    assert (floor.in_iqr > 0).all() and (floor.in_iqr < 1).all()
+    rep = realism_report(reals, reals, paired=True)
+    assert rep["score"] == rep["floor"] and rep["dtw_mje"] == [0.0] * len(reals) and rep["inside_real_range"]
+
+
+def test_oversmoothed_and_jittered_real_signing_score_worse(reals):
+    R = features(reals)
+    floor = realism_score(R, R)
+    smooth = [Pose(butterworth_smooth(p.data, FPS, 2.0), OPENPOSE_137, FPS, W, H) for p in reals]
+    rng = np.random.default_rng(5)
+    jitter = [Pose(p.data + np.concatenate([rng.normal(0, 3, p.data[..., :2].shape), np.zeros(p.data[..., 2:].shape)],
+                                           -1).astype(np.float32) * (p.data[..., 2:] > 0), OPENPOSE_137, FPS, W, H)
+              for p in reals]
+    for spoilt in (smooth, jitter):
+        s = realism_score(features(spoilt), R)
+        assert s.score > floor.range[1] > floor.score, (s.score, floor.range)
+        assert realism_report(spoilt, reals, paired=True)["score"] == s.score
+
+
+def test_realism_needs_two_references_and_matching_pairs(reals):
+    R = features(reals)
+    with pytest.raises(ConfigError, match="two reference"): realism_score(R, R.iloc[:1])
+    with pytest.raises(ConfigError, match="paired"): realism_score(R.iloc[:3], R)
+    unpaired = realism_score(R.iloc[:3], R, paired=False)
+    assert math.isfinite(unpaired.score) and unpaired.score == realism_score(R.iloc[:3], R, paired=False).score
+
+
+def test_realism_table_and_choice_on_held_out_sentences(lex, held):
+    rset = realism_set(lex, held, min_coverage=0.5)
+    assert len(rset.sentence_ids) >= 2 and all(c >= 0.5 for c in rset.coverage)
+    variants = (Variant("thesis", AssemblyConfig.thesis(), "thesis"), Variant("ours", AssemblyConfig()))
+    table, terms, feats = realism_table(rset, variants, repeats=5)
+    assert list(table.index) == [REAL, "thesis", "ours"] and table.loc[REAL, "dtw_mje"] == 0
+    assert table.loc[REAL, "realism"] == realism_score(rset.real_features(), rset.real_features(), repeats=5).score
+    assert sorted(table["rank"].dropna()) == [1, 2] and set(feats.method) == set(table.index)
+    assert {"wrists", "hands", "timing"} <= set(table.columns) and set(terms.method) == set(table.index)
+    space = {"body filter": ({"smooth_hz": None}, {"smooth_hz": 2.0}), "speed": ({"speed": 1.0}, {"speed": 2.0})}
+    chosen, cand = choose_defaults(rset, space=space, repeats=5)
+    assert cand.chosen.sum() == 1 and cand.loc[cand.chosen, "realism"].iloc[0] == cand.realism.min()
+    assert search_fields(chosen) == cand.loc[cand.chosen, list(PRE_REALISM)].iloc[0].replace({np.nan: None}).to_dict()
+    assert (cand.realism.diff().dropna() >= 0).all() and len(cand) >= 3
+
+
+def test_cli_realism_prints_the_report(reals, tmp_path):
+    files = [write_pose_file(p, tmp_path / f"r{i}.pose") for i, p in enumerate(reals[:6])]
+    rc, out = run("realism", *files, "--reference", *files, "--paired")
+    d = json.loads(out)
+    assert rc == 0 and d["score"] == d["floor"] and d["ranking_groups"] == ["wrists", "hands"] and len(d["dtw_mje"]) == 6
+    with contextlib.redirect_stderr(io.StringIO()) as err: rc, _ = run("realism", files[0], "--reference", files[0])
+    assert rc == 2 and "two reference" in err.getvalue()

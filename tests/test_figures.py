@@ -3,7 +3,6 @@ sidecar naming its inputs; rendering twice gives byte-identical files; a missing
 it; publishing copies a run's set and prunes stale figures; the statistics files read back as notebook 04a's mapping."""
 import contextlib
 import io
-import json
 
 import numpy as np
 import pandas as pd
@@ -91,6 +90,13 @@ def inputs(tmp_path_factory) -> FigureInputs:
     write_json(ev / "back_translation.json", {"scores": [{"variant": v, "decoder": d, "wer": w, "bleu": 10.0, "n": 5}
                                                           for v, w in (("real", 20.0), ("thesis", 40.0), ("ours", 30.0))
                                                           for d in ("given_spans", "sliding")]})
+    # 10: the realism table and the per-sentence features it compares
+    methods = (("real", 0.0), ("thesis", 1.0), ("ours", 0.2))
+    pd.DataFrame([{"method": v, "sentence_id": f"s{i}", **{f"log_msj_{g}": 6.8 + k + 0.05 * i for g in ("wrists", "hands", "face")}}
+                  for i in range(6) for v, k in methods]).to_parquet(ev / "realism_features.parquet", index=False)
+    pd.DataFrame({"method": [v for v, _ in methods], "sentences": 6, "realism": [0.4, 1.5, 0.5], "rank": [np.nan, 2, 1],
+                  "range_low": [0.3, 1.2, 0.4], "range_high": [0.5, 1.8, 0.6], "wrists": [0.4, 1.6, 0.5], "hands": [0.4, 1.4, 0.5],
+                  "face": [0.3, 6.0, 5.0]}).to_csv(ev / "realism_table.csv", index=False)
     return FigureInputs(gt, lex, root / "stats", root / "text2gloss", ev)
 
 
@@ -122,11 +128,12 @@ def test_missing_input_names_the_notebook(inputs, tmp_path):
     empty = dataclasses.replace(inputs, text2gloss=tmp_path / "nothing", evaluation=None)
     rep = make_figures(empty, tmp_path / "out", "test", {}, "t").set_index("figure")
     assert rep.loc["fig-90-text2gloss-metrics-by-split", "status"] == "missing"
-    assert "07_text2gloss" in rep.loc["fig-90-text2gloss-metrics-by-split", "detail"]
-    assert "10_evaluation" in rep.loc["fig-90-stitched-vs-real", "detail"]
-    assert (rep.drop(["fig-90-text2gloss-metrics-by-split", "fig-90-stitched-vs-real", "fig-90-smoothness-by-method"]).status == "made").all()
+    assert "07c_text2gloss" in rep.loc["fig-90-text2gloss-metrics-by-split", "detail"]
+    assert "10_evaluation" in rep.loc["fig-90-stitched-vs-real", "detail"] and "10_evaluation" in rep.loc["fig-90-realism", "detail"]
+    assert (rep.drop(["fig-90-text2gloss-metrics-by-split", "fig-90-stitched-vs-real", "fig-90-smoothness-by-method",
+                      "fig-90-realism"]).status == "made").all()
     assert not (tmp_path / "out" / "fig-90-stitched-vs-real.png").exists()
-    with pytest.raises(MissingInput, match="07_text2gloss"):
+    with pytest.raises(MissingInput, match="07c_text2gloss"):
         fig_text2gloss_metrics(empty)
     with pytest.raises(Exception, match="unknown figure"):
         make_figures(inputs, tmp_path, names=["fig-nope"])

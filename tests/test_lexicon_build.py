@@ -275,7 +275,7 @@ def test_process_pool_and_dask_give_the_same_store(corpus, tmp_path):
 
 def test_memory_bounded(tmp_path):
     "Building from a wrapper needs far less memory than json.load of that wrapper (tracemalloc peaks)."
-    write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 400,
+    write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 1200,
                   people=lambda cam, f: [signer(cam, f), signer(cam, f, 0.3, person=1)])
     toks = tokens([("A" if i % 2 else "B", "r", f"G{i % 7}", 200 + 300 * i, 400 + 300 * i) for i in range(20)])
     tracemalloc.start()
@@ -286,8 +286,8 @@ def test_memory_bounded(tmp_path):
     rep = build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
     build_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert rep.n_entries > 0 and rep.raw_frames == 800
-    assert build_peak < json_peak / 4, (build_peak, json_peak)      # ~6 MB (chunk buffers) vs ~41 MB
+    assert rep.n_entries > 0 and rep.raw_frames == 2400
+    assert build_peak < json_peak / 4, (build_peak, json_peak)      # ~17 MB (4 MB chunks) vs ~120 MB
 
 
 def test_bad_inputs_reported_and_skipped(tmp_path):

@@ -9,8 +9,9 @@ import pytest
 import t2g2p2s.lexicon as lexicon_module
 from t2g2p2s.core import ConfigError
 from t2g2p2s.lexicon import INDEX_JSON, Lexicon
+from t2g2p2s.glosses import rule_candidates
 from t2g2p2s.matching import (EmbeddingIndex, GlossInputError, GlossMatcher, UnknownGlossError, choose_variant,
-                              embedding_index_path, parse_glosses, rule_candidates, variant_index)
+                              embedding_index_path, parse_glosses, variant_index)
 from t2g2p2s.poses import OPENPOSE_137
 
 from synthetic import FakeEncoder, lex, write_lexicon  # noqa: F401 (fixtures)
@@ -58,13 +59,24 @@ def test_choose_variant_rules():
 
 def test_rule_step(lex):
     m = matcher(lex)
-    cases = {"loc-NORD": "NORD1A", "haus1a": "HAUS1A", "HAUS1A*": "HAUS1A", "KUEHL": "KÜHL1B", "HAUS1A^": "HAUS1A",
-             "HAUS1A||GEHEN1": "HAUS1A", "$NUM-EINER1A:7": "$NUM-EINER1A:1"}
+    cases = {"loc-NORD": "NORD1A", "haus1a": "HAUS1A", "KUEHL": "KÜHL1B", "$NUM-EINER1A:7": "$NUM-EINER1A:1"}
     for q, g in cases.items():
         r = m.match(q)
         assert (r.method, r.gloss) == ("rule", g), (q, r)
-    assert "prefix loc- removed" in m.match("loc-NORD").detail
+    assert "prefix loc-" in m.match("loc-NORD").detail and m.match("loc-NORD").normalisation == "query: prefix loc-"
+    assert m.match("$NUM-EINER1A:7").normalisation == "query: qualifier"
     assert [c for c, _ in rule_candidates("loc-SUEDWEST")] == ["SUEDWEST", "SÜDWEST"]
+
+
+def test_the_gloss_convention_makes_markers_and_duals_exact(lex):
+    "Markers and the dual notation are the gloss convention's (notebook 00a), not rules: the key matches exactly."
+    m = matcher(lex)
+    cases = {"HAUS1A*": ("HAUS1A", "query: marker *"), "HAUS1A^": ("HAUS1A", "query: type level ^"),
+             "HAUS1A||GEHEN1": ("HAUS1A", "query: dual"), "HAUS1A": ("HAUS1A", "none")}
+    for q, (g, norm) in cases.items():
+        r = m.match(q)
+        assert (r.method, r.gloss, r.score, r.normalisation) == ("exact", g, 1.0, norm), (q, r)
+        assert r.to_dict()["normalisation"] == norm and r.query == q
 
 
 def test_fuzzy_threshold(lex):

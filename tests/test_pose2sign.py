@@ -12,13 +12,15 @@ import torch
 
 from t2g2p2s.core import ConfigError, DataError
 from t2g2p2s.poses import COCO_18, OPENPOSE_137, Pose, PoseFileError, openpose_person, read_pose_file, write_pose_file
-from t2g2p2s.mimicmotion import (MemoryPlan, MimicMotionPipeline, CheckpointError, ModelLoadError, PoseInjection, PoseNet,
-                                 build_tiny_base_model, expected_shapes, load_checkpoint_state, load_pipeline,
-                                 map_checkpoint_keys, plan_frames, plan_memory, sentence_frames, tile_indices, tile_weights,
-                                 write_tiny_checkpoint)
-from t2g2p2s.pose2sign import (DWPose, fit_to_reference, load_dwpose, onnxruntime_available, pose2sign,
-                               pose_for_pose2sign, prepare_reference_image, read_reference_keypoints, simcc_decode,
-                               target_size, wholebody_to_coco18, yolox_decode)
+from t2g2p2s.mimicmotion import (FAST, MemoryPlan, MemoryTable, MimicMotionPipeline, CheckpointError, ModelLoadError,
+                                 PhaseTimer, PoseInjection, PoseNet, SpeedPlan, TensorBytesMeter, build_tiny_base_model,
+                                 card_plans, component_gib, expected_shapes, load_checkpoint_state, load_memory_table,
+                                 load_pipeline, map_checkpoint_keys, plan_frames, plan_memory, sentence_frames,
+                                 tile_indices, tile_weights, write_tiny_checkpoint)
+from t2g2p2s.pose2sign import (DWPose, fit_to_reference, load_dwpose, onnxruntime_available, pose2sign, pose2sign_batch,
+                               pose_for_pose2sign, prepare_reference_image, prepare_sentence, read_inputs,
+                               read_reference_keypoints, resolve_speed, run_batch, simcc_decode, target_size,
+                               wholebody_to_coco18, yolox_decode)
 from t2g2p2s.rendering import read_video, write_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -502,13 +504,82 @@ def test_dwpose_without_onnxruntime_says_what_to_do(tmp_path):
 # ---------------------------------------------------------------- memory, video, CLI
 
 def test_memory_plan():
+    """The committed table: the CPU plan is the fixed default; a card with little free memory runs the guidance
+    passes one after the other in smaller decoder chunks (offloading only when that is not enough), a large one
+    batches them, too little refuses; a given chunk is kept; the plan says its figures are extrapolated while the
+    real size has only the whole-call measurement of issue 18."""
     cpu = plan_memory(None, 576, 1024)
-    assert cpu == MemoryPlan(decode_chunk_size=8, cfg_batched=True, offload=False)
-    small = plan_memory(12 * 2 ** 30, 576, 1024)
-    big = plan_memory(70 * 2 ** 30, 576, 1024)
+    assert cpu == MemoryPlan(decode_chunk_size=8, cfg_batched=True, offload=False) and cpu.need_gib is None
+    table = load_memory_table()
+    small = plan_memory(12.5 * 2 ** 30, 576, 1024, table=table)       # just too little without offloading
+    big = plan_memory(70 * 2 ** 30, 576, 1024, table=table)
     assert small.offload and not small.cfg_batched and 1 <= small.decode_chunk_size < big.decode_chunk_size <= 16
-    assert big.cfg_batched and not big.offload
-    assert plan_memory(12 * 2 ** 30, 576, 1024, decode_chunk_size=3).decode_chunk_size == 3
+    assert big.cfg_batched and not big.offload and big.need_gib < 70
+    assert plan_memory(12.5 * 2 ** 30, 576, 1024, decode_chunk_size=3, table=table).decode_chunk_size == 3
+    with pytest.raises(ConfigError, match="does not fit"): plan_memory(6 * 2 ** 30, 576, 1024, table=table)
+    if not any(r["model"] == "real" and r["phase"] != "total" for r in table.rows):
+        assert "whole-call" in big.basis and "extrapolated" in small.basis
+    cards = {r["card_gib"]: r for r in card_plans(n_tiles=3, max_tile_batch=3, table=table)}
+    assert not any(r["offload"] for r in cards.values()) and cards[141]["tile_batch"] >= cards[40]["tile_batch"]
+    assert cards[24]["need_gib"] <= cards[24]["free_gib"] - 1
+
+
+def _table(rows, comp=None):
+    return MemoryTable(rows, {"m": comp or {"unet": 3.0, "vae": 0.5, "image_encoder": 1.0, "pose_net": 0.0}}, "", "t")
+
+
+def _unet_row(w, h, frames, cfg_batched, act, tile_batch=1):
+    return dict(model="m", phase="unet", width=w, height=h, tile_frames=frames, tile_batch=tile_batch,
+                cfg_batched=cfg_batched, resident_gib=4.5, peak_gib=4.5 + act)
+
+
+def _decode_row(w, h, chunk, act):
+    return dict(model="m", phase="decode", width=w, height=h, decode_chunk=chunk, resident_gib=4.5, peak_gib=4.5 + act)
+
+
+def test_plan_memory_picks_from_the_measured_table():
+    """Activation 10 GiB per 100 × 100 × 72 frame-passes, decoder 1 GiB per frame: exact rows are used as measured,
+    others interpolated or extrapolated (with a margin); the plan prefers batched guidance, more tiles per call and
+    the largest chunk that fit, offloads only when nothing fits without, and refuses when nothing fits at all."""
+    rows = [_unet_row(100, 100, 72, True, 20.0), _unet_row(100, 100, 72, False, 10.0), _unet_row(100, 100, 36, False, 5.0),
+            _decode_row(100, 100, 4, 4.0), _decode_row(100, 100, 8, 8.0)]
+    t = _table(rows)
+    assert t.activation("unet", "m", width=100, height=100, tile_frames=72, tile_batch=1, cfg_batched=True) == (
+        20.0, "measured (3 measurements)")
+    v, how = t.activation("unet", "m", width=100, height=100, tile_frames=72, tile_batch=2, cfg_batched=True)
+    assert math.isclose(v, 1.1 * 40.0, rel_tol=1e-6) and how.startswith("extrapolated")
+    v, how = t.activation("decode", "m", width=100, height=100, decode_chunk=6)
+    assert math.isclose(v, 1.1 * 6.0, rel_tol=1e-6) and how.startswith("interpolated")
+    gib = lambda g: int(g * 2 ** 30)
+    kw = dict(tile_size=72, table=t, model="m", reserve_gib=1.0)
+    big = plan_memory(gib(60), 100, 100, n_tiles=3, max_tile_batch=3, **kw)
+    assert (big.cfg_batched, big.tile_batch, big.offload, big.decode_chunk_size) == (True, 2, False, 16)
+    assert plan_memory(gib(60), 100, 100, n_tiles=1, max_tile_batch=3, **kw).tile_batch == 1     # one tile only
+    mid = plan_memory(gib(15), 100, 100, **kw)
+    assert (mid.cfg_batched, mid.offload, mid.decode_chunk_size) == (False, False, 12)
+    tight = plan_memory(gib(10.2), 100, 100, **kw)                      # 10 GiB + reserve: only with the others off
+    assert tight.offload and not tight.cfg_batched
+    with pytest.raises(ConfigError, match="does not fit"): plan_memory(gib(5), 100, 100, **kw)
+    with pytest.raises(ConfigError, match="no rows"): plan_memory(gib(50), 100, 100, tile_size=72, table=t, model="x")
+    # only a whole-call row: it stands for every phase, and the plan says so
+    whole = _table([dict(_unet_row(100, 100, 72, True, 20.0), phase="total", decode_chunk=16)])
+    p = plan_memory(gib(40), 100, 100, **{**kw, "table": whole})
+    assert p.cfg_batched and "whole-call" in p.basis and p.decode_chunk_size == 16
+
+
+def test_committed_memory_table_is_honest():
+    """The committed table names the source of every row; real-size plans come from measurements of the real size
+    (until a GPU run: the one whole-call measurement quoted in issue 18), never from tiny rows."""
+    t = load_memory_table()
+    assert all(r.get("source") for r in t.rows) and set(t.components_gib) == {"tiny", "real"}
+    assert 4.0 < t.weights_gib("real") < 4.5 and t.weights_gib("tiny") < 0.01
+    real = [r for r in t.rows if r["model"] == "real"]
+    assert real and all(r["phase"] == "total" or "bench/pose2sign.py --size real" in r["source"] for r in real)
+    issue = [r for r in real if r["source"].startswith("issue 18")]
+    assert issue and issue[0]["peak_gib"] == 28.1 and issue[0]["decode_chunk"] == 16
+    assert component_gib("real") == t.components_gib["real"]
+    if not any(r["phase"] != "total" for r in real):
+        assert "extrapolated from that one measurement" in t.about
 
 
 def test_write_video_round_trip(tmp_path):
@@ -582,3 +653,184 @@ def test_kubernetes_job_example_is_consistent():
     env = {e["name"]: e for c in spec["initContainers"] + spec["containers"] for e in c.get("env", [])}
     assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "hf-token" and "value" not in env["HF_TOKEN"]
     assert not re.search(r"hf_[A-Za-z0-9]{20,}", text), "a literal Hugging Face token in the manifest"
+
+
+# ---------------------------------------------------------------- speed at unchanged output, measuring, batches
+
+def test_phase_timer_and_tensor_meter():
+    x = torch.ones(256, 1024)                                            # 1 MiB, made outside: not counted
+    with TensorBytesMeter() as m:
+        y = x + 1
+        z = y * 2                                                        # 2 MiB live at most
+        del y, z
+    assert m.peak == 2 * 2 ** 20 and m.now == 0
+    timer = PhaseTimer("cpu", memory=True)
+    with timer("a"): w = x @ x.T
+    with timer("a"): pass
+    assert timer.phases["a"]["calls"] == 2 and timer.phases["a"]["peak_gib"] == round(w.nbytes / 2 ** 30, 6)
+    assert PhaseTimer("cpu").memory is False and timer.total() >= timer.phases["a"]["seconds"]
+
+
+def test_speed_plan_is_checked_and_resolved():
+    with pytest.raises(ConfigError, match="unknown components"): SpeedPlan(compile=("clip",))
+    with pytest.raises(ConfigError, match="tile_batch"): SpeedPlan(tile_batch=0)
+    assert resolve_speed("auto", "cpu") == SpeedPlan() and resolve_speed("auto", "cuda") == FAST
+    assert resolve_speed("fast", "cpu") == FAST and resolve_speed(FAST, "cpu") is FAST
+    with pytest.raises(ConfigError, match="plain, fast or auto"): resolve_speed("turbo", "cpu")
+
+
+def _fast_cpu(**kw):
+    "FAST with a trace-only backend (inductor would compile C++ for minutes on the CPU)."
+    import dataclasses
+    return dataclasses.replace(FAST, compile_backend="eager", **kw)
+
+
+def test_fast_path_gives_the_same_frames_and_latents(tiny):
+    """Two tiles per UNet call, NHWC weights, the traced UNet and skipped held chunks: the same frames (up
+    to one level of rounding) and final latents as the plain path, on the same weights and seed."""
+    ref, poses = _cond(tiny, 20)
+    kw = dict(tile_size=8, tile_overlap=3, num_inference_steps=2, seed=4, show_progress=False, decode_frames=13,
+              return_latents=True)
+    plain, plain_lat = tiny.generate(ref, poses, memory=MemoryPlan(decode_chunk_size=4), **kw)
+    tiny.optimise(_fast_cpu())                                            # the UNet traced (the VAE: notebook 09)
+    try:
+        fast, fast_lat = tiny.generate(ref, poses, memory=MemoryPlan(decode_chunk_size=4, tile_batch=2), **kw)
+        assert tiny.speed.compile == ("unet",)                             # no fallback happened
+    finally:
+        tiny.optimise(SpeedPlan())
+        torch._dynamo.reset()
+    assert len(tile_indices(20, 8, 3)) == 4 and plain.shape == fast.shape == (13, *ref.shape)
+    assert np.abs(plain.astype(int) - fast.astype(int)).max() <= 1 and (plain_lat - fast_lat).abs().max() < 1e-3
+    assert tiny._unet_fn is tiny.unet and tiny._decode_fn is None and all(
+        p.is_contiguous() for p in tiny.unet.parameters())
+
+
+def test_skipping_held_chunks_keeps_the_frames(tiny):
+    ref, poses = _cond(tiny, 11)
+    kw = dict(tile_size=11, tile_overlap=3, num_inference_steps=1, seed=2, show_progress=False,
+              memory=MemoryPlan(decode_chunk_size=4))
+    full = tiny.generate(ref, poses, **kw)
+    tiny.optimise(SpeedPlan(skip_held_decode=True))
+    try: part = tiny.generate(ref, poses, decode_frames=6, **kw)         # chunks (0-3), (4-7): frames 8-10 skipped
+    finally: tiny.optimise(SpeedPlan())
+    assert np.array_equal(part, full[:6])
+    assert np.array_equal(tiny.generate(ref, poses, decode_frames=6, **kw), full[:6])   # not skipped: trimmed
+
+
+def test_a_failing_compiled_forward_falls_back_to_the_plain_one(tiny):
+    ref, poses = _cond(tiny, 6)
+    kw = dict(tile_size=6, tile_overlap=2, num_inference_steps=1, seed=1, show_progress=False)
+    want = tiny.generate(ref, poses, **kw)
+    def broken(*a, **k): raise RuntimeError("no compiler here")
+    tiny.speed, tiny._unet_fn, tiny._decode_fn = SpeedPlan(compile=("unet", "vae")), broken, broken
+    try: got = tiny.generate(ref, poses, **kw)
+    finally: tiny.optimise(SpeedPlan())
+    assert np.array_equal(got, want)
+
+
+def test_output_changing_settings(tiny):
+    """Guidance on a subset of steps and the second-order solver change the output (and are off by default); the
+    first-order DPM-Solver++ on SVD's noise levels is the Euler scheduler."""
+    ref, poses = _cond(tiny, 6)
+    kw = dict(tile_size=6, tile_overlap=2, num_inference_steps=3, seed=1, show_progress=False, return_latents=True)
+    _, base = tiny.generate(ref, poses, **kw)
+    _, half = tiny.generate(ref, poses, guidance_steps=0.5, **kw)
+    _, dpm = tiny.generate(ref, poses, solver="dpm++2m", **kw)
+    _, full = tiny.generate(ref, poses, guidance_steps=1.0, **kw)
+    assert torch.equal(base, full) and not torch.allclose(base, half) and not torch.allclose(base, dpm)
+    e, d = tiny._scheduler("euler"), tiny._scheduler("dpm++2m", order=1)
+    e.set_timesteps(4); d.set_timesteps(4)
+    assert torch.allclose(e.sigmas, d.sigmas) and torch.allclose(e.timesteps, d.timesteps)
+    with pytest.raises(ConfigError, match="solver"): tiny.generate(ref, poses, solver="ddim", **kw)
+    with pytest.raises(ConfigError, match="guidance_steps"): tiny.generate(ref, poses, guidance_steps=2, **kw)
+
+
+def test_real_size_components_without_building_them():
+    gib = component_gib("real")
+    assert 2.8 < gib["unet"] < 2.9 and 1.1 < gib["image_encoder"] < 1.25 and 0.15 < gib["vae"] < 0.2
+    assert gib["pose_net"] < 0.001 and sum(component_gib("tiny").values()) < 0.01
+
+
+def test_prepared_sentence_gives_the_same_video(tiny, sample_pose, reference):
+    ref_png, ref_json, _ = reference
+    kw = dict(resolution=RES, fps=8.0, num_frames=8, frames_overlap=3)
+    pose = sample_pose.slice(0, 30)
+    a = pose2sign(tiny, pose, ref_png, ref_json, num_inference_steps=1, seed=0, show_progress=False, **kw)
+    prep = prepare_sentence(pose, ref_png, ref_json, size_multiple=tiny.size_multiple, **kw)
+    b = pose2sign(tiny, None, ref_png, ref_json, prepared=prep, num_inference_steps=1, seed=0, show_progress=False,
+                  **kw)
+    assert np.array_equal(a.frames, b.frames) and a.settings == b.settings
+    with pytest.raises(ConfigError, match="prepared"):
+        pose2sign(tiny, None, ref_png, ref_json, prepared=prep, **{**kw, "fps": 6.0})
+
+
+def test_read_inputs(tmp_path):
+    (tmp_path / "a.pose").write_bytes(b"")
+    lst = tmp_path / "list.txt"
+    lst.write_text("# comment\n\na.pose\n/abs/b.POSE\n  Morgen regnet es.  \n")
+    assert read_inputs(lst) == [tmp_path / "a.pose", Path("/abs/b.POSE"), "Morgen regnet es."]
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(DataError, match="names no pose"): read_inputs(tmp_path / "empty.txt")
+    with pytest.raises(DataError, match="does not exist"): read_inputs(tmp_path / "none.txt")
+
+
+def test_batch_writes_a_video_and_sidecar_per_input_with_one_model_load(tiny_files, tiny, sample_pose, reference,
+                                                                       tmp_path, monkeypatch):
+    """`run_batch` (the path of the papermill GPU cell) loads the model once for all items: pose files and a
+    sentence (translated by a stand-in), each written with its sidecar; a failing item is reported and the others
+    go on; overlapping the CPU work changes no frame."""
+    import t2g2p2s.pose2sign as p2s
+    ref_png, ref_json, _ = reference
+    for name, (a, b) in {"one": (0, 20), "two": (10, 40)}.items():
+        write_pose_file(sample_pose.slice(a, b), tmp_path / f"{name}.pose")
+    lst = tmp_path / "inputs.txt"
+    lst.write_text("one.pose\ntwo.pose\nMorgen regnet es.\nmissing.pose\n")
+    loads = []
+    real_load = p2s.load_pipeline
+    monkeypatch.setattr(p2s, "load_pipeline", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    translated = []
+    def translate(text):
+        translated.append(text)
+        return sample_pose.slice(0, 12)
+    kw = dict(resolution=RES, fps=8.0, num_frames=8, frames_overlap=3, num_inference_steps=1, seed=0)
+    res = run_batch(*tiny_files, read_inputs(lst), ref_png, ref_json, out_dir=tmp_path / "out", device="cpu",
+                    speed="auto", translate=translate, extra={"run": "test"}, **kw)
+    assert len(loads) == 1 and translated == ["Morgen regnet es."]
+    assert [r["error"] is None for r in res.report] == [True, True, True, False]
+    assert "missing.pose" in res.report[3]["error"] and len(res.videos) == 3
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == sorted([*(v.name for v in res.videos), *(v.name + ".json" for v in res.videos),
+                            "batch-report.json"])
+    for v, row in zip(res.videos, res.report):
+        side = json.loads(v.with_name(v.name + ".json").read_text())
+        frames, fps = read_video(v)
+        assert side["frames"] == row["frames"] == len(frames) and fps == 8.0 and side["run"] == "test"
+        assert side["weights"]["unexpected"] == 0 and side["settings"]["speed"] == dataclasses_asdict(SpeedPlan())
+    assert res.videos[0].name == "one-mimicmotion.mp4" and res.videos[2].name.startswith("002-morgen-regnet-es")
+    seq = pose2sign_batch(tiny, read_inputs(lst)[:3], ref_png, ref_json, out_dir=tmp_path / "seq", overlap=False,
+                          translate=translate, **kw)
+    for a, b in zip(res.videos, seq.videos): assert np.array_equal(read_video(a)[0], read_video(b)[0])
+    with pytest.raises(Exception): pose2sign_batch(tiny, [tmp_path / "missing.pose"], ref_png, ref_json,
+                                                   out_dir=tmp_path / "strict", strict=True, **kw)
+    with pytest.raises(ConfigError, match="sentence"):
+        pose2sign_batch(tiny, ["Hallo."], ref_png, ref_json, out_dir=tmp_path / "s", strict=True, **kw)
+
+
+def dataclasses_asdict(x):
+    import dataclasses
+    return json.loads(json.dumps(dataclasses.asdict(x)))
+
+
+def test_bench_tiny_memory_part_runs(tmp_path):
+    """`bench/pose2sign.py --size tiny` is CI-sized; its memory part (the table's producer) runs in seconds."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pose2sign.py"), "--size", "tiny", "--only", "memory",
+                          "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=300,
+                         env={**__import__("os").environ, "T2G2P2S_PROGRESS": "0"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads((tmp_path / "results-tiny.json").read_text())
+    rows = res["memory"]["rows"]
+    assert {r["phase"] for r in rows} == {"unet", "decode"} and all(r["peak_gib"] > 0 for r in rows)
+    t = MemoryTable(rows, {"tiny": component_gib("tiny")})
+    assert plan_memory(2 * 2 ** 30, 32, 48, tile_size=16, model="tiny", table=t).basis.startswith("unet measured")

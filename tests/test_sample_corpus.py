@@ -15,8 +15,9 @@ from bs4 import BeautifulSoup
 
 from t2g2p2s import corpus_poses, poses
 from t2g2p2s.core import ConfigError, read_json, sha256_file
-from t2g2p2s.sample_corpus import (CAMERAS, FRAME_MS, HEIGHT, WIDTH, base_motion, build_sample_corpus, gloss_type,
-                                   load_motion_clips, motion_key, serve_corpus)
+from t2g2p2s.glosses import gloss_key as motion_key, portal_type as gloss_type
+from t2g2p2s.sample_corpus import (CAMERAS, FRAME_MS, HEIGHT, WIDTH, base_motion, build_sample_corpus,
+                                   load_motion_clips, serve_corpus)
 from t2g2p2s.sample_transcripts import dgs_style_glosses, eaf_tier_names, recase_sentence, restore_umlauts
 
 N = 8

@@ -21,6 +21,8 @@ PRODUCERS = {
     ("text2gloss_dgs", "write_split"): "text2gloss_dgs", ("text2gloss_dgs", "write_statistics"): "text2gloss_dgs",
     ("lexicon_build", "build_lexicon"): "lexicon", ("gloss_times", "write_gloss_times"): "gloss_times",
     ("evaluation", "evaluate_stage"): "evaluation", ("evaluation", "write_evaluation"): "evaluation"}
+#: (module, writer) uses that write to a folder the user names, not to a stage
+NOT_A_STAGE = {("rehearsal_corpus", "build_sample_corpus")}   # `sample-corpus build --out DIR` (01e) without --scale
 
 
 def _modules():
@@ -48,7 +50,7 @@ def test_every_maker_is_a_function_of_its_stage_module():
         nb = ROOT / "nbs" / f"{st.notebook}.ipynb"
         assert nb.is_file(), f"{name}: notebook {st.notebook} does not exist"
         assert f"default_exp {mod.split('.')[-1]}" in nb.read_text(encoding="utf-8"), f"{name}: {mod} is not {nb.name}'s module"
-        assert all(n in STAGES for n in st.needs)
+        assert all(n in STAGES for n in st.needs_in("sample"))
 
 
 def test_no_module_but_the_registry_builds_another_stages_outputs():
@@ -63,7 +65,8 @@ def test_no_module_but_the_registry_builds_another_stages_outputs():
         for fn, stage in makers.items():
             if fn in refs and owner[stage] != mod: bad.append(f"{mod} uses the maker {fn} of stage {stage}")
         for (home, fn), stage in PRODUCERS.items():
-            if fn in refs and home != mod: bad.append(f"{mod} uses {home}.{fn}, which writes stage {stage}")
+            if fn in refs and home != mod and (mod, fn) not in NOT_A_STAGE:
+                bad.append(f"{mod} uses {home}.{fn}, which writes stage {stage}")
     assert not bad, "; ".join(bad)
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from t2g2p2s.core import ConfigError, DataError, run_command
-from t2g2p2s.transcripts import (SENTENCE_COLUMNS, TOKEN_COLUMNS, eaf_document, gloss_category, gloss_type,
-                                 is_gloss_token, normalise_gloss, parse_eaf, parse_srt)
+from t2g2p2s.glosses import gloss_category, gloss_key, is_gloss_token, type_key
+from t2g2p2s.transcripts import SENTENCE_COLUMNS, TOKEN_COLUMNS, eaf_document, parse_eaf, parse_srt
 from t2g2p2s.transcript_tables import RuleSet, apply_rules, load_types, transcripts_table, write_tables
 
 
@@ -36,9 +36,9 @@ def by_gloss(tables, col):
 # ---------------------------------------------------------------- gloss conventions
 
 def test_gloss_conventions():
-    assert normalise_gloss("$GEST-NM-SCHULTERZUCKEN1^*") == "$GEST-NM-SCHULTERZUCKEN1"
-    assert normalise_gloss("$NUM-EINER1A:1d*") == "$NUM-EINER1A:1d"          # qualifier and variant kept
-    assert gloss_type("$NUM-EINER1A:1d*") == "$NUM-EINER1A" and gloss_type("HAUS1A*") == "HAUS1A"
+    assert gloss_key("$GEST-NM-SCHULTERZUCKEN1^*") == "$GEST-NM-SCHULTERZUCKEN1"
+    assert gloss_key("$NUM-EINER1A:1d*") == "$NUM-EINER1A:1d"          # qualifier and variant kept
+    assert type_key("$NUM-EINER1A:1d*") == "$NUM-EINER1A" and type_key("HAUS1A*") == "HAUS1A"
     cats = {g: gloss_category(g) for g in ["HAUS1A", "$INDEX1", "$GEST^", "$GEST-OFF^", "$GEST-NM-KOPFNICKEN1^",
                                            "$GEST-ABWINKEN1^", "$PROD*", "$ALPHA1:W-I-N-D", "$NUM-EINER1A:4",
                                            "$LIST1:2of2d", "$PMS", "$UNKLAR", "$ORAL^", "$$EXTRA-LING-MAN"]}
