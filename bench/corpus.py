@@ -2,13 +2,15 @@
 DGS Corpus, every stage of `params/rehearsal.yaml` run through the runner, and the lexicon build (notebook 05a)
 against the thesis's way of reading the OpenPose files (whole-file `json.loads`), per process. One command:
 
-    .venv/bin/python bench/corpus.py [--scales 1/64,1/32,1/16] [--root build/bench-corpus] [--lexicon-only]
+    .venv/bin/python bench/corpus.py [--scales 1/64,1/32,1/16] [--root build/rehearsal] [--lexicon-only]
+                                     [--t2g-minutes 0.5]
 
 For each scale it
 1. builds the rehearsal corpus (`t2g2p2s sample-corpus build --scale F`, resumable) and times it;
 2. serves it on a free port and runs the rehearsal profile (`t2g2p2s run params/rehearsal.yaml --resume`, tier
    full, T2G2P2S_DATA = ROOT/<scale>/data): seconds and peak resident memory of every notebook (the runner samples
-   the kernel and its workers) come from the run's manifest; a finished scale is not run again;
+   the kernel and its workers) come from the run's manifest (run id rehearsal-<scale>, shared with `make rehearsal`;
+   a stage finished earlier keeps the figures of the run that finished it), and a finished scale is not run again;
 3. measures the lexicon build in single processes on the scale's scraped files: our streaming build of all
    transcripts, and on the same two smallest transcripts the baseline (each wrapper read whole with `json.loads`,
    then the same extraction: span frames, person choice, quality, top-k; thesis-spec §2.6) and ours. Frames/s
@@ -145,7 +147,7 @@ def child(variant: str, data: Path, only: list[str] | None) -> dict:
 
 # ---------------------------------------------------------------- one scale
 
-def rehearse(scale: str, root: Path, lexicon_only: bool) -> dict:
+def rehearse(scale: str, root: Path, lexicon_only: bool, t2g_minutes: float | None = None) -> dict:
     import yaml
     tag = scale.replace("/", "-")
     base = root / tag
@@ -160,18 +162,20 @@ def rehearse(scale: str, root: Path, lexicon_only: bool) -> dict:
     prof = yaml.safe_load((ROOT / "params" / "rehearsal.yaml").read_text())
     prof["notebooks"]["02"]["base_url"] = f"http://127.0.0.1:{port}/meinedgs/"
     if lexicon_only: prof["only"] = ["02", "03a", "05a"]
+    if t2g_minutes is not None: prof["notebooks"]["07c"]["dgs_minutes"] = t2g_minutes
     ppath = base / "rehearsal.yaml"
     ppath.write_text(yaml.safe_dump(prof, sort_keys=False))
     srv = subprocess.Popen(CLI + ["sample-corpus", "serve", str(corpus), "--port", str(port)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         print(f"== scale {scale}: the rehearsal profile (log: {log})", flush=True)
-        run_id = f"bench-corpus-{tag}"
+        run_id = f"rehearsal-{tag}"                      # the run of `make rehearsal` at this scale, if any
         res["run"] = timed(CLI + ["run", str(ppath), "--resume", "--run-id", run_id], env, log)
     finally:
         srv.terminate(); srv.wait()
     m = json.loads((ROOT / "runs" / run_id / "manifest.json").read_text())
-    res["stages"] = {r["notebook"].split(".")[0]: {"seconds": r.get("seconds"), "peak_mb": r.get("peak_rss_mb"),
+    res["stages"] = {r["notebook"].split(".")[0]: {"seconds": r.get("seconds") or r.get("earlier_seconds"),
+                                                   "peak_mb": r.get("peak_rss_mb") or r.get("earlier_peak_rss_mb"),
                                                    "status": r["status"]} for r in m["notebooks"]}
     print(f"== scale {scale}: lexicon build per process", flush=True)
     sizes = sorted((p.stat().st_size, p.name.split("_")[0]) for p in (data / "raw").rglob("*_openpose.json.gz"))
@@ -238,8 +242,12 @@ def report(results: list[dict]) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scales", default="1/64,1/32,1/16", help="comma-separated fractions of the real corpus")
-    ap.add_argument("--root", default=str(ROOT / "build" / "bench-corpus"), help="where corpora and tiers go")
+    ap.add_argument("--root", default=str(ROOT / "build" / "rehearsal"), help="where corpora and tiers go (the "
+                    "folders of `make rehearsal`: a scale rehearsed there is resumed, not run again)")
     ap.add_argument("--lexicon-only", action="store_true", help="run only 02, 03a, 05a of the profile")
+    ap.add_argument("--t2g-minutes", type=float, default=None,
+                    help="Text2Gloss budget per re-split at every scale but the largest (default: the profile's); the "
+                         "stage is capped by its budget, not by the corpus, so its extrapolation is the largest scale's")
     ap.add_argument("--child", choices=("ours", "baseline"), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--only", help=argparse.SUPPRESS)
@@ -252,7 +260,7 @@ def main(argv=None) -> int:
     root = Path(a.root)
     scales = [s.strip() for s in a.scales.split(",") if s.strip()]
     scales.sort(key=lambda s: float(fractions.Fraction(s)))
-    results = [rehearse(s, root, a.lexicon_only) for s in scales]
+    results = [rehearse(s, root, a.lexicon_only, a.t2g_minutes if s != scales[-1] else None) for s in scales]
     summary = report(results)
     (root / "results.json").write_text(json.dumps({"results": results, **summary}, indent=1, default=float))
     print(f"\nwrote {root / 'results.json'}")

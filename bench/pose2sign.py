@@ -1,4 +1,5 @@
-"""Benchmark: Pose2Sign (MimicMotion on diffusers, nbs/09_mimicmotion + nbs/09a_pose2sign) at the real size.
+"""Benchmark: Pose2Sign (MimicMotion on diffusers: nbs/09_mimicmotion, nbs/09a_mimicmotion_pipeline and
+nbs/09b_pose2sign) at the real size.
 
 `--size real` (a GPU) builds MimicMotion at its released size with random weights (nothing is downloaded): the
 SVD-xt UNet from diffusers' default `UNetSpatioTemporalConditionModel` config (1.52 B parameters), a temporal VAE
@@ -58,6 +59,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from t2g2p2s import mimicmotion as mm  # noqa: E402
+from t2g2p2s import mimicmotion_pipeline as mp  # noqa: E402
 from t2g2p2s import pose2sign as p2s  # noqa: E402
 from t2g2p2s.poses import OPENPOSE_137, Pose, openpose_person, read_pose_file, write_pose_file  # noqa: E402
 
@@ -83,7 +85,7 @@ SIZES = {
 
 # ---------------------------------------------------------------------------------------------- set-up
 
-def build_pipeline(size: str, workdir: Path, device: str, dtype: str) -> tuple[mm.MimicMotionPipeline, dict]:
+def build_pipeline(size: str, workdir: Path, device: str, dtype: str) -> tuple[mp.MimicMotionPipeline, dict]:
     "The random model of `size` (built once into the work folder) loaded through `load_pipeline`."
     folder = workdir / f"{size}-model"
     base, ckpt = folder / "svd", folder / "mimicmotion.pth"
@@ -93,7 +95,7 @@ def build_pipeline(size: str, workdir: Path, device: str, dtype: str) -> tuple[m
         mm.build_random_base_model(base, size=size, seed=0, device=device)
         mm.write_random_checkpoint(base, ckpt, seed=1, device=device)
     t1 = time.perf_counter()
-    pipe = mm.load_pipeline(base, ckpt, device=device, dtype=dtype)
+    pipe = mp.load_pipeline(base, ckpt, device=device, dtype=dtype)
     if pipe.device.type == "cuda": torch.cuda.synchronize()
     n_unet = sum(p.numel() for p in pipe.unet.parameters())
     info = dict(model_folder=str(folder), built_now=built, build_seconds=round(t1 - t0, 1),
@@ -203,7 +205,7 @@ def plans(cfg: dict, n_tiles: int) -> dict[str, mm.MemoryPlan]:
     """Today's memory settings (issue 18: guidance batched, decoder chunk of the size) and the fast path's: the same
     with as many tiles per call (up to FAST's) as `plan_memory` lets fit the free GPU memory."""
     today = mm.MemoryPlan(decode_chunk_size=cfg["decode_chunk"], pose_chunk_size=64, cfg_batched=True)
-    tb = min(mm.FAST.tile_batch, n_tiles)
+    tb = min(mp.FAST.tile_batch, n_tiles)
     if cfg.get("free_bytes"):
         W, H = p2s.target_size(360, 640, cfg["resolution"], multiple=cfg["multiple"])
         try:
@@ -214,9 +216,9 @@ def plans(cfg: dict, n_tiles: int) -> dict[str, mm.MemoryPlan]:
     return {"today": today, "fast": dataclasses.replace(today, tile_batch=tb)}
 
 
-def part_speed(pipe, fast: mm.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict) -> dict:
+def part_speed(pipe, fast: mp.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict) -> dict:
     out, runs = {}, {}
-    for label, speed in (("today", mm.SpeedPlan()), ("fast", fast)):
+    for label, speed in (("today", mp.SpeedPlan()), ("fast", fast)):
         pipe.optimise(speed)
         t0 = time.perf_counter()
         warm = timed_sentence(pipe, pose, ref, cfg, 1, plans(cfg, 1)[label])           # warm-up (and compile)
@@ -226,7 +228,7 @@ def part_speed(pipe, fast: mm.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict) 
             runs[(label, steps)] = r = timed_sentence(pipe, pose, ref, cfg, steps, plans(cfg, warm["tiles"])[label])
             print(f"  {label}, {steps} steps: {r['total']:.3f} s (unet {r['phases']['unet']['seconds']:.3f} s)",
                   flush=True)
-    pipe.optimise(mm.SpeedPlan())
+    pipe.optimise(mp.SpeedPlan())
     rows = [breakdown_row(label, s, runs[(label, s)]) for label in ("today", "fast") for s in cfg["steps"]]
     print_table(rows, f"speed: one sentence ({runs[('today', 1)]['video_seconds']:.2f} s of video, "
                       f"{runs[('today', 1)]['tiles']} tile), seconds per phase and peak GiB")
@@ -251,9 +253,9 @@ def part_speed(pipe, fast: mm.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict) 
     return out
 
 
-def part_rtf(pipe, fast: mm.SpeedPlan, sents: dict, ref, cfg: dict, res: dict) -> dict:
+def part_rtf(pipe, fast: mp.SpeedPlan, sents: dict, ref, cfg: dict, res: dict) -> dict:
     s, rows, runs = cfg["steps"][-1], [], {}
-    for label, speed in (("today", mm.SpeedPlan()), ("fast", fast)):
+    for label, speed in (("today", mp.SpeedPlan()), ("fast", fast)):
         pipe.optimise(speed)
         for name, pose in sents.items():
             r = res.get("_short_runs", {}).get(label) if name == "short" else None
@@ -265,7 +267,7 @@ def part_rtf(pipe, fast: mm.SpeedPlan, sents: dict, ref, cfg: dict, res: dict) -
             rows.append(dict(path=label, sentence=name, tiles=r["tiles"], video_s=round(r["video_seconds"], 2),
                              compute_s=round(r["total"], 2), rtf=round(r["total"] / r["video_seconds"], 3),
                              peak_gib=max((p["peak_gib"] or 0) for p in r["phases"].values()) or None))
-    pipe.optimise(mm.SpeedPlan())
+    pipe.optimise(mp.SpeedPlan())
     print_table(rows, f"real-time factor at {s} steps (seconds of compute per second of video)")
     d = diff(runs[("today", "long")], runs[("fast", "long")])
     ratio = rows[1]["rtf"] / rows[3]["rtf"]
@@ -274,7 +276,7 @@ def part_rtf(pipe, fast: mm.SpeedPlan, sents: dict, ref, cfg: dict, res: dict) -
     return dict(rows=rows, long_fast_vs_today=d, ratio_long=round(ratio, 3))
 
 
-def part_batch(pipe, fast: mm.SpeedPlan, sample: Pose, ref, cfg: dict, workdir: Path) -> dict:
+def part_batch(pipe, fast: mp.SpeedPlan, sample: Pose, ref, cfg: dict, workdir: Path) -> dict:
     folder = workdir / "batch"
     folder.mkdir(parents=True, exist_ok=True)
     n = cfg["batch"]
@@ -299,23 +301,26 @@ def part_batch(pipe, fast: mm.SpeedPlan, sample: Pose, ref, cfg: dict, workdir: 
                          rtf=round(r.seconds / video, 3), video_s_per_hour=round(3600 * video / r.seconds),
                          sentences_per_hour=round(3600 * n / r.seconds, 1),
                          errors=sum(bool(x["error"]) for x in r.report)))
-    pipe.optimise(mm.SpeedPlan())
-    pipe.timer = mm.PhaseTimer(pipe.device, memory=pipe.device.type == "cuda")
+    pipe.optimise(mp.SpeedPlan())
+    pipe.timer = mp.PhaseTimer(pipe.device, memory=pipe.device.type == "cuda")
     print_table(rows, f"batch throughput, fast path, {cfg['batch_steps']} steps, one loaded model")
     return dict(rows=rows)
 
 
-def part_options(pipe, fast: mm.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict, backend: str) -> dict:
+def part_options(pipe, fast: mp.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict, backend: str) -> dict:
     s = cfg["steps"][-1]
     base = res.get("_short_runs", {}).get("today")
-    pipe.optimise(mm.SpeedPlan())
-    if base is None: base = timed_sentence(pipe, pose, ref, cfg, s, plans(cfg, 1)["today"])
+    pipe.optimise(mp.SpeedPlan())
+    if base is None:
+        timed_sentence(pipe, pose, ref, cfg, 1, plans(cfg, 1)["today"])                     # warm-up
+        base = timed_sentence(pipe, pose, ref, cfg, s, plans(cfg, 1)["today"])
+        print(f"  released, {s} steps: {base['total']:.3f} s", flush=True)
     variants = [  # (name, changes the output?, speed plan, steps, generate options, memory changes)
-        ("guidance on the first half of the steps", True, mm.SpeedPlan(), s, dict(guidance_steps=0.5), {}),
-        ("dpm++2m, 15 steps", True, mm.SpeedPlan(), 15, dict(solver="dpm++2m"), {}),
-        ("dpm++2m, 10 steps", True, mm.SpeedPlan(), 10, dict(solver="dpm++2m"), {}),
-        ("euler, 10 steps", True, mm.SpeedPlan(), 10, {}, {}),
-        (f"decoder chunk {cfg['option_chunk']}", True, mm.SpeedPlan(), s, {},
+        ("dpm++2m, 10 steps", True, mp.SpeedPlan(), 10, dict(solver="dpm++2m"), {}),
+        ("dpm++2m, 15 steps", True, mp.SpeedPlan(), 15, dict(solver="dpm++2m"), {}),
+        ("guidance on the first half of the steps", True, mp.SpeedPlan(), s, dict(guidance_steps=0.5), {}),
+        ("euler, 10 steps", True, mp.SpeedPlan(), 10, {}, {}),
+        (f"decoder chunk {cfg['option_chunk']}", True, mp.SpeedPlan(), s, {},
          dict(decode_chunk_size=cfg["option_chunk"])),
         ("fast + compiled VAE decoder", False, dataclasses.replace(fast, compile=("unet", "vae")), s, {}, {}),
     ]
@@ -326,18 +331,22 @@ def part_options(pipe, fast: mm.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict
                  compute_s=round(base["total"], 3), rtf=round(base["total"] / base["video_seconds"], 3),
                  frames_max_diff=0, latents_max_diff=0.0)]
     for name, changes, speed, steps, opts, mem in variants:
+        if cfg.get("stop_at") and time.perf_counter() > cfg["stop_at"]:              # --deadline reached
+            rows.append(dict(setting=name, changes_output=changes, error="skipped: past the deadline"))
+            continue
         try:
             pipe.optimise(speed)
             memory = dataclasses.replace(plans(cfg, 1)["fast" if speed.tile_batch > 1 else "today"], **mem)
             timed_sentence(pipe, pose, ref, cfg, 1, memory, **opts)                      # warm-up
             r = timed_sentence(pipe, pose, ref, cfg, steps, memory, **opts)
             d = diff(base, r)
+            print(f"  {name}: {r['total']:.3f} s, frames differ by at most {d['frames_max']} levels", flush=True)
             rows.append(dict(setting=name, changes_output=changes, compute_s=round(r["total"], 3),
                              rtf=round(r["total"] / r["video_seconds"], 3), frames_max_diff=d["frames_max"],
                              latents_max_diff=round(d["latents_max"], 5)))
         except Exception as e:                        # an option that fails here is reported, not fatal
             rows.append(dict(setting=name, changes_output=changes, error=f"{type(e).__name__}: {str(e)[:120]}"))
-        finally: pipe.optimise(mm.SpeedPlan())
+        finally: pipe.optimise(mp.SpeedPlan())
     print_table(rows, f"options: time and difference from the released {s} Euler steps (short sentence)")
     return dict(rows=rows, compile_backend=backend)
 
@@ -359,7 +368,7 @@ def part_memory(pipe, cfg: dict, size: str) -> dict:
     stamp = (f"bench/pose2sign.py --size {size} ({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, "
              f"{'CUDA allocator peak' if dev.type == 'cuda' else 'TensorBytesMeter: live tensor storages'})")
     common = dict(model=size, device=device_name, dtype=str(pipe.dtype).replace("torch.", ""), source=stamp)
-    pipe.optimise(mm.SpeedPlan(skip_held_decode=True))                  # the unet rows decode one chunk only
+    pipe.optimise(mp.SpeedPlan(skip_held_decode=True))                  # the unet rows decode one chunk only
 
     def unet_row(res_px: int, tile: int, cfg_batched: bool, tile_batch: int):
         W, H = p2s.target_size(360, 640, res_px, multiple=pipe.size_multiple)
@@ -395,7 +404,7 @@ def part_memory(pipe, cfg: dict, size: str) -> dict:
     for tb in cfg["mem_tile_batches"]:
         for cb in (True, False): unet_row(cfg["resolution"], cfg["tile"], cb, tb)
     show = [{k: v for k, v in r.items() if k not in ("source", "model", "device", "dtype")} for r in rows]
-    pipe.optimise(mm.SpeedPlan())
+    pipe.optimise(mp.SpeedPlan())
     print_table(show, f"memory: peak GiB per phase ({stamp})")
     return dict(rows=rows)
 
@@ -442,12 +451,12 @@ def main(argv=None) -> int:
     parts = [p.strip() for p in a.only.split(",") if p.strip()]
     if bad := set(parts) - set(PARTS): ap.error(f"unknown parts {sorted(bad)}; choose from {PARTS}")
     cfg = SIZES[a.size]
-    device = mm.resolve_device(a.device)
+    device = mp.resolve_device(a.device)
     if a.size == "real" and not device.startswith("cuda"):
         ap.error("--size real needs a CUDA GPU (about 30 GiB); use --size tiny on the CPU")
     if device == "cpu": torch.set_num_threads(a.threads or 1)
     backend = a.compile_backend or ("inductor" if device.startswith("cuda") else "eager")
-    fast = dataclasses.replace(mm.FAST, compile_backend=backend)
+    fast = dataclasses.replace(mp.FAST, compile_backend=backend)
     workdir = Path(a.workdir) / a.size
     workdir.mkdir(parents=True, exist_ok=True)
     import diffusers, transformers
@@ -457,8 +466,9 @@ def main(argv=None) -> int:
 
     t_start = time.perf_counter()
     pipe, info = build_pipeline(a.size, workdir, device, cfg["dtype"])
-    pipe.timer = mm.PhaseTimer(pipe.device, memory=pipe.device.type == "cuda")
-    cfg = dict(cfg, multiple=pipe.size_multiple, free_bytes=mm._free_memory(pipe.device))
+    pipe.timer = mp.PhaseTimer(pipe.device, memory=pipe.device.type == "cuda")
+    cfg = dict(cfg, multiple=pipe.size_multiple, free_bytes=mm._free_memory(pipe.device),
+               stop_at=t_start + a.deadline if a.deadline else None)
     env = dict(device=torch.cuda.get_device_name(pipe.device) if pipe.device.type == "cuda" else "cpu",
                torch=torch.__version__, diffusers=diffusers.__version__, compile_backend=backend,
                threads=torch.get_num_threads(), sdpa_processor=type(pipe.unet.attn_processors[
@@ -493,14 +503,14 @@ def main(argv=None) -> int:
             print(f"\n{part}: skipped, past the deadline of {a.deadline} s", flush=True)
             continue
         t0 = time.perf_counter()
-        if part == "memory": pipe.timer = mm.PhaseTimer(pipe.device, memory=True)
+        if part == "memory": pipe.timer = mp.PhaseTimer(pipe.device, memory=True)
         try: res[part] = runners[part]()
         except Exception as e:                            # one failing part is reported; the others still run
             if a.size == "tiny": raise
             import traceback
             res[part] = dict(error=f"{type(e).__name__}: {e}"[:2000], traceback=traceback.format_exc()[-4000:])
             print(f"\n{part} failed: {res[part]['traceback']}", flush=True)
-            pipe.optimise(mm.SpeedPlan())
+            pipe.optimise(mp.SpeedPlan())
             if pipe.device.type == "cuda": torch.cuda.empty_cache()
         res["part_seconds"][part] = round(time.perf_counter() - t0, 1)
         if part == "memory" and a.write_table and "rows" in res[part]: write_table(res[part]["rows"], a.size)

@@ -465,7 +465,7 @@ STAGES: dict[str, Stage] = {
                          ("transcripts",), "t2g2p2s.gloss_times:make_gloss_times"),
     "text2gloss": Stage("text2gloss", "07c_text2gloss", {"models": "models"}),
     "gloss2pose": Stage("gloss2pose", "08c_gloss2pose"),
-    "pose2sign": Stage("pose2sign", "09a_pose2sign"),
+    "pose2sign": Stage("pose2sign", "09b_pose2sign"),
     "evaluation": Stage("evaluation", "10_evaluation",
                         {"stitched": "stitched_vs_real.parquet", "summary": "evaluation_summary.json"},
                         ("lexicon", "gloss_times"), "t2g2p2s.evaluation:make_evaluation"),

@@ -20,10 +20,10 @@ import pandas as pd
 from fastcore.basics import patch
 
 from .core import (ConfigError, command, DataError, atomic_path, ensure_stage, get_logger, progress, read_json,
-                          sha256_file, stage_path, to_json, write_bytes, write_json, write_text)
-from .poses import OPENPOSE_137, Pose, read_pose_file, write_pose_file
-from .pose_metrics import (dtw_mje, group_indices, normalise_by_shoulders, smoothness, speed_profile,
-                                  valid_runs)
+                          stage_path, to_json, write_bytes, write_json)
+from .poses import OPENPOSE_137, Pose
+from .pose_metrics import (RANKING_GROUPS, REALISM_PARTS, _group, dtw_mje, normalise_by_shoulders,
+                                  realism_features, realism_score, smoothness)
 from .lexicon import Lexicon
 from .lexicon_build import span_frames
 from .gloss_times import thesis_frame_interpolation_table
@@ -33,18 +33,14 @@ from .gloss2pose import Gloss2Pose, Translation
 
 # %% auto #0
 __all__ = ['log', 'EXCLUDE_RULES', 'EVAL_MATCH_STEPS', 'DTW_GROUP', 'SMOOTH_GROUPS', 'REAL', 'METRIC_COLUMNS', 'BETTER',
-           'BT_POINTS', 'NONE', 'REALISM_PARTS', 'REALISM_MOTION', 'REALISM_TIMING', 'RANKING_GROUPS', 'REALISM_SEARCH',
-           'PRE_REALISM', 'RATING_CRITERIA', 'RATING_SCALE', 'KEY_NAME', 'SHEET_NAME', 'held_out_rows', 'own_entries',
-           'improved_times', 'thesis_times', 'HeldOutTimes', 'Variant', 'default_variants', 'Rebuilt',
-           'rebuild_sentence', 'compare_to_real', 'real_spans', 'sign_spans', 'StitchedResult', 'stitched_vs_real',
-           'kept_sentences', 'summarise_stitched', 'paired_comparison', 'RecogniserConfig', 'segment_array',
-           'segment_features', 'GlossRecogniser', 'train_recogniser', 'lexicon_instances', 'sentence_sources',
-           'transcript_folds', 'train_for_lexicon', 'gloss_scores', 'back_translation', 'comparison_table',
-           'write_evaluation', 'speed_spectrum_centroid', 'span_timing', 'realism_features', 'RealismSet',
-           'realism_set', 'RealismScore', 'realism_score', 'search_fields', 'realism_variants', 'choose_defaults',
-           'realism_table', 'realism_report', 'write_realism', 'realism_choice', 'make_human_eval_kit',
-           'read_rating_sheets', 'analyse_ratings', 'evaluate_stage', 'make_evaluation', 'human_kit_for_tier',
-           'stitched_cmd', 'human_kit_cmd', 'human_analyse_cmd', 'realism_cmd']
+           'BT_POINTS', 'NONE', 'REALISM_SEARCH', 'PRE_REALISM', 'held_out_rows', 'own_entries', 'improved_times',
+           'thesis_times', 'HeldOutTimes', 'Variant', 'default_variants', 'Rebuilt', 'rebuild_sentence',
+           'compare_to_real', 'real_spans', 'sign_spans', 'StitchedResult', 'stitched_vs_real', 'kept_sentences',
+           'summarise_stitched', 'paired_comparison', 'RecogniserConfig', 'segment_array', 'segment_features',
+           'GlossRecogniser', 'train_recogniser', 'lexicon_instances', 'sentence_sources', 'transcript_folds',
+           'train_for_lexicon', 'gloss_scores', 'back_translation', 'comparison_table', 'write_evaluation',
+           'RealismSet', 'realism_set', 'search_fields', 'realism_variants', 'choose_defaults', 'realism_table',
+           'write_realism', 'realism_choice', 'evaluate_stage', 'make_evaluation', 'stitched_cmd']
 
 # %% ../nbs/10_evaluation.ipynb #0a48e2bf
 log = get_logger(__name__)
@@ -170,7 +166,8 @@ def rebuild_sentence(lexicon: Lexicon, sentence, times: HeldOutTimes | Mapping[s
     else: t = dict(times or {})
     matcher = GlossMatcher(lexicon, steps=tuple(steps), fingerspelling=None, exclude_entries=own)
     glosses = [str(g) for g in sentence.glosses]
-    with _quiet("t2g2p2s.gloss2pose"): matches = matcher.match_all(glosses)   # unknown glosses: counted, not logged
+    with _quiet("t2g2p2s.matching"), _quiet("t2g2p2s.gloss2pose"):   # unknown glosses: counted, not logged
+        matches = matcher.match_all(glosses)
     out: dict[str, Translation | None] = {}
     for v in variants:
         segs = Gloss2Pose(lexicon, t.get(v.times), v.config, matcher=matcher).segments(matches)
@@ -332,8 +329,9 @@ def segment_array(pose: Pose, fps: float = 25.0) -> np.ndarray:
     if pose.skeleton != OPENPOSE_137:
         raise ConfigError(f"back-translation needs OPENPOSE_137 poses, got {pose.skeleton.name!r}")
     p = pose.resample(fps) if not math.isclose(pose.fps, fps) else pose
-    if p.n_frames == 0: return np.zeros((0, len(BT_POINTS), 3), np.float32)    # nothing to see: no shoulders to measure
-    d = normalise_by_shoulders(p).data[:, BT_POINTS]
+    try: d = normalise_by_shoulders(p).data[:, BT_POINTS]
+    except DataError:        # no frame with both shoulders (or no frame): nothing seen, the timeline kept
+        return np.zeros((p.n_frames, len(BT_POINTS), 3), np.float32)
     return np.concatenate([d[..., :2], (d[..., 2:3] > 0)], -1).astype(np.float32)
 
 def segment_features(a: np.ndarray, starts, lengths, k: int = 12) -> np.ndarray:
@@ -637,55 +635,6 @@ def write_evaluation(out: str | os.PathLike, result: StitchedResult, summary: pd
     paths["evaluation_summary.json"] = write_json(out / "evaluation_summary.json", summ)
     return paths
 
-# %% ../nbs/10_evaluation.ipynb #b296eb8b
-REALISM_PARTS = ("wrists", "hands", "face")
-#: per part: log10 mean squared jerk, SPARC, log10 mean speed, centroid of the speed spectrum (Hz)
-REALISM_MOTION = ("log_msj", "sparc", "log_speed", "speed_hz")
-#: per sentence: log10 seconds per sign, share of the signed stretch spent between signs
-REALISM_TIMING = ("log_sign_seconds", "transition_share")
-#: the groups the ranking number averages (the face is reported beside it; see the text)
-RANKING_GROUPS = ("wrists", "hands", "timing")
-
-def speed_spectrum_centroid(pose: Pose, group: str | Sequence[int] = "wrists", min_run: int = 8) -> float:
-    """Power-weighted mean frequency (Hz) of the speed profiles of a group's points, each run of present frames with
-    its mean removed, runs weighted by length; NaN when no run has `min_run` frames and some movement."""
-    idx = group_indices(pose.skeleton, group)
-    d = pose.data[:, idx]
-    num = den = 0.0
-    for p in range(len(idx)):
-        for s, e in valid_runs(d[:, p, 2] > 0, min_run):
-            v = speed_profile(d[s:e, p, :2], pose.fps)
-            power = np.abs(np.fft.rfft(v - v.mean())) ** 2
-            if not power.sum() > 0: continue
-            f = np.fft.rfftfreq(len(v), 1 / pose.fps)
-            num += (e - s) * float((f * power).sum() / power.sum()); den += e - s
-    return num / den if den else math.nan
-
-# %% ../nbs/10_evaluation.ipynb #205a34c1
-def span_timing(spans: Sequence[tuple[int, int, Any]], fps: float) -> dict[str, float]:
-    """`transition_share` (frames between the first sign's start and the last sign's end covered by no sign) and
-    `log_sign_seconds` (log10 of that stretch in seconds per sign) of sign spans (start, end[, label]) in frames."""
-    spans = [(int(s[0]), int(s[1])) for s in spans if int(s[1]) > int(s[0])]
-    if not spans: return {"transition_share": math.nan, "log_sign_seconds": math.nan}
-    a0, b1 = min(a for a, _ in spans), max(b for _, b in spans)
-    covered = np.zeros(b1 - a0, bool)
-    for a, b in spans: covered[a - a0:b - a0] = True
-    return {"transition_share": float(1 - covered.mean()), "log_sign_seconds": math.log10((b1 - a0) / fps / len(spans))}
-
-def realism_features(pose: Pose, spans: Sequence[tuple[int, int, Any]] | None = None,
-                     parts: Sequence[str] = REALISM_PARTS) -> dict[str, float]:
-    """The per-sentence features the realism score compares, in shoulder widths: `REALISM_MOTION` per part (as
-    `<feature>_<part>`) and, given sign `spans`, `REALISM_TIMING`."""
-    n = normalise_by_shoulders(pose)
-    lg = lambda x: math.log10(x) if x > 0 else math.nan
-    out = {}
-    for g in parts:
-        sm = smoothness(n, g)
-        out.update({f"log_msj_{g}": lg(sm["msj"]), f"sparc_{g}": sm["sparc"], f"log_speed_{g}": lg(sm["speed_mean"]),
-                    f"speed_hz_{g}": speed_spectrum_centroid(n, g)})
-    if spans is not None: out.update(span_timing(spans, pose.fps))
-    return out
-
 # %% ../nbs/10_evaluation.ipynb #fa433b25
 @dataclasses.dataclass
 class RealismSet:
@@ -744,69 +693,6 @@ def features(self: RealismSet, config: AssemblyConfig, times: str = "ours") -> p
     "`realism_features` of every sentence assembled with `config`, one row per sentence."
     return pd.DataFrame([realism_features(p, sp) for p, sp in self.assembled(config, times)],
                         index=pd.Index(self.sentence_ids, name="sentence_id"))
-
-# %% ../nbs/10_evaluation.ipynb #3e489339
-def _group(term: str) -> str:
-    return "timing" if term in REALISM_TIMING else term.rsplit("_", 1)[-1]
-
-def _spread(x: np.ndarray) -> float:
-    "The scale a term is measured in: the real inter-quartile range (the standard deviation when it is 0)."
-    x = x[np.isfinite(x)]
-    if len(x) < 2: return math.nan
-    q = float(np.subtract(*np.percentile(x, [75, 25])))
-    return q if q > 0 else (float(x.std()) if x.std() > 0 else math.nan)
-
-@dataclasses.dataclass
-class RealismScore:
-    """`score`: the ranking number (mean over splits); `splits`: its value per split; `groups`: distance per group;
-    `terms`: Wasserstein distance per feature in real IQRs; `in_iqr`: share of values inside the real IQR."""
-    score: float
-    splits: np.ndarray
-    groups: pd.Series
-    terms: pd.Series
-    in_iqr: pd.Series
-
-    @property
-    def range(self) -> tuple[float, float]:
-        "The 5th and 95th percentile of the per-split scores."
-        return tuple(float(v) for v in np.percentile(self.splits, [5, 95]))
-
-# %% ../nbs/10_evaluation.ipynb #4ebbb7da
-def realism_score(hyp: pd.DataFrame, ref: pd.DataFrame, groups: Sequence[str] = RANKING_GROUPS, paired: bool = True,
-                  repeats: int = 20, seed: int = 0) -> RealismScore:
-    """How far the features of `hyp` (rows of `realism_features`) lie from real signing `ref`. Each of `repeats`
-    seeded splits halves the reference sentences into A and B and compares `hyp`'s A half (`paired`: row i of `hyp`
-    renders row i of `ref`; else a random half of `hyp`) with the real B half: per feature the Wasserstein distance
-    in real IQRs, d; per group the mean of log(1 + d); the score is exp(mean over `groups`) − 1. `ref` against itself
-    is the floor: real signing against other real signing of the same size."""
-    from scipy.stats import wasserstein_distance
-    if len(ref) < 2: raise ConfigError(f"realism needs at least two reference sentences, got {len(ref)}")
-    if paired and len(hyp) != len(ref):
-        raise ConfigError(f"paired: {len(hyp)} hypotheses for {len(ref)} references")
-    terms = [c for c in ref.columns if c in hyp.columns and _group(c) in groups]
-    scale = np.array([_spread(ref[c].to_numpy(float)) for c in terms])
-    keep = [j for j, c in enumerate(terms) if scale[j] > 0 and np.isfinite(hyp[c].to_numpy(float)).any()]
-    terms, scale = [terms[j] for j in keep], scale[keep]
-    if not terms: raise ConfigError(f"realism: no feature of the groups {list(groups)} is measurable in both sets")
-    H, R = hyp[terms].to_numpy(float), ref[terms].to_numpy(float)
-    rng_ref, rng_hyp = np.random.default_rng(seed), np.random.default_rng(seed + 1)
-    per = np.full((repeats, len(terms)), np.nan)
-    for r in range(repeats):
-        p = rng_ref.permutation(len(R))
-        a, b = p[:len(R) // 2], p[len(R) // 2:]
-        if not paired: a = rng_hyp.permutation(len(H))[:max(1, len(H) // 2)]
-        for j in range(len(terms)):
-            x, y = H[a, j], R[b, j]
-            x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-            if len(x) and len(y): per[r, j] = wasserstein_distance(x, y) / scale[j]
-    gl = pd.DataFrame(np.log1p(per), columns=terms).T.groupby(_group, sort=False).mean().T
-    gl = gl[[g for g in groups if g in gl.columns]]
-    splits = np.expm1(gl.mean(axis=1).to_numpy())
-    q25, q75 = np.nanpercentile(R, 25, axis=0), np.nanpercentile(R, 75, axis=0)
-    fin = np.isfinite(H)
-    inside = ((H >= q25) & (H <= q75) & fin).sum(0) / np.maximum(fin.sum(0), 1)
-    return RealismScore(float(np.mean(splits)), splits, np.expm1(gl).mean(), pd.Series(np.nanmean(per, 0), terms),
-                        pd.Series(inside, terms))
 
 # %% ../nbs/10_evaluation.ipynb #b0b11002
 #: the candidates `choose_defaults` tries per factor: transition kind and length, the filter per body part, the
@@ -902,31 +788,6 @@ def realism_table(rset: RealismSet, variants: Sequence[Variant], groups: Sequenc
     long = pd.concat([f.reset_index().assign(method=k) for k, f in feats.items()], ignore_index=True)
     return table, pd.DataFrame(terms), long
 
-# %% ../nbs/10_evaluation.ipynb #7ac150aa
-def realism_report(poses: Sequence[Pose], references: Sequence[Pose], paired: bool = False,
-                   groups: Sequence[str] = RANKING_GROUPS, repeats: int = 20, seed: int = 0) -> dict[str, Any]:
-    """The realism of `poses` against real signing `references` (at least two) as a JSON-ready dict: the ranking
-    number and its floor (the references against themselves) with the real range, the distance per group and per
-    feature, the share inside the real IQR and, when `paired`, DTW-MJE and duration ratio per pair. Pose files carry
-    no sign spans, so the timing group is left out."""
-    if paired and len(poses) != len(references):
-        raise ConfigError(f"--paired needs as many poses as references, got {len(poses)} and {len(references)}")
-    H = pd.DataFrame([realism_features(p) for p in poses])
-    R = pd.DataFrame([realism_features(p) for p in references])
-    every = tuple(REALISM_PARTS) + ("timing",)
-    sc, full = realism_score(H, R, groups, paired, repeats, seed), realism_score(H, R, every, paired, repeats, seed)
-    floor = realism_score(R, R, groups, True, repeats, seed)
-    out = {"score": sc.score, "score_range": list(sc.range), "floor": floor.score, "real_range": list(floor.range),
-           "inside_real_range": bool(sc.score <= floor.range[1]),
-           "ranking_groups": [g for g in groups if g != "timing"],
-           "groups": full.groups.to_dict(), "score_with_all_parts": full.score, "terms": full.terms.to_dict(),
-           "in_real_iqr": full.in_iqr.to_dict(), "n_poses": len(poses), "n_references": len(references),
-           "paired": paired, "repeats": repeats, "seed": seed}
-    if paired:
-        out["dtw_mje"] = [float(dtw_mje(p, r, DTW_GROUP, True, coords="shoulders")) for p, r in zip(poses, references)]
-        out["duration_ratio"] = [p.duration / r.duration for p, r in zip(poses, references)]
-    return out
-
 # %% ../nbs/10_evaluation.ipynb #b8aa2eb2
 def write_realism(out: str | os.PathLike, table: pd.DataFrame, terms: pd.DataFrame, features: pd.DataFrame,
                   choice: Mapping[str, Any] | None = None) -> dict[str, Path]:
@@ -954,123 +815,6 @@ def realism_choice(chosen: AssemblyConfig, candidates: pd.DataFrame, table: pd.D
             "real_range": [float(table.loc[REAL, "range_low"]), hi], "inside_real_range": score <= hi,
             "search_space": {k: list(v) for k, v in REALISM_SEARCH.items()},
             "candidates": candidates.to_dict("records"), "settings": dict(settings or {})}
-
-# %% ../nbs/10_evaluation.ipynb #0ca8406b
-RATING_CRITERIA = ("naturalness", "comprehensibility")
-RATING_SCALE = (1, 5)
-KEY_NAME = "KEY-private.csv"
-SHEET_NAME = "rating_sheet.csv"
-
-def make_human_eval_kit(items: Sequence[Mapping[str, Any]], out: str | os.PathLike, seed: int = 0,
-                        criteria: Sequence[str] = RATING_CRITERIA, scale: tuple[int, int] = RATING_SCALE,
-                        render: bool = False, video_size: tuple[int, int] = (640, 360)) -> dict[str, Path]:
-    """Write a blinded rating kit into `out`: `items/<random>.pose` (+ `.mp4` when `render`), `rating_sheet.csv`,
-    `KEY-private.csv`, `README.md`. `items`: dicts with sentence_id, german, glosses, poses ({variant: Pose})."""
-    out = Path(out)
-    rng = np.random.default_rng(seed)
-    flat = [(it, v, p) for it in items for v, p in sorted(it["poses"].items())]
-    if not flat: raise ConfigError("make_human_eval_kit: no items")
-    order = rng.permutation(len(flat))
-    names = set()
-    sheet, key = [], []
-    for n, i in enumerate(order, start=1):
-        it, variant, pose = flat[i]
-        while True:
-            token = "".join(rng.choice(list("abcdefghijkmnpqrstuvwxyz23456789"), 10))
-            if token not in names: names.add(token); break
-        rel = f"items/{token}.pose"
-        write_pose_file(pose, out / rel)
-        video = ""
-        if render:
-            from t2g2p2s.rendering import write_pose_video
-            video = f"items/{token}.mp4"
-            write_pose_video(pose, out / video, *video_size)
-        item = f"item-{n:03d}"
-        sheet.append({"item": item, "sentence": str(it.get("german", "")), "file": video or rel,
-                      **{c: "" for c in criteria}, "comment": ""})
-        key.append({"item": item, "sentence_id": str(it["sentence_id"]), "variant": variant, "file": rel,
-                    "video": video, "glosses": " ".join(map(str, it.get("glosses", ()))),
-                    "sha256": sha256_file(out / rel)})
-    with atomic_path(out / SHEET_NAME) as p: pd.DataFrame(sheet).to_csv(p, index=False)
-    with atomic_path(out / KEY_NAME) as p: pd.DataFrame(key).to_csv(p, index=False)
-    lo, hi = scale
-    write_text(out / "README.md",
-               f"# Rating kit ({len(sheet)} items)\n\nFor each row of `{SHEET_NAME}`, watch the file and rate it from "
-               f"{lo} (worst) to {hi} (best) on: {', '.join(criteria)}. Leave a cell empty if you cannot judge. The "
-               f"sentence column says what should be signed. Save the sheet under your rater id (e.g. `rater01.csv`) "
-               f"and return it.\n\n`{KEY_NAME}` says which variant each item is: keep it away from the raters.\n")
-    return {"sheet": out / SHEET_NAME, "key": out / KEY_NAME, "readme": out / "README.md", "items": out / "items"}
-
-# %% ../nbs/10_evaluation.ipynb #ec2c926d
-def read_rating_sheets(paths: Iterable[str | os.PathLike], criteria: Sequence[str] = RATING_CRITERIA,
-                       scale: tuple[int, int] = RATING_SCALE) -> pd.DataFrame:
-    "Filled sheets as one long table (rater, item, criterion, rating); the rater is a `rater` column or the file name."
-    rows = []
-    for path in paths:
-        path = Path(path)
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        missing = [c for c in ("item", *criteria) if c not in df.columns]
-        if missing: raise DataError(f"rating sheet lacks column(s) {missing}", path, "header")
-        for i, r in enumerate(df.to_dict("records"), start=2):
-            rater = r.get("rater") or path.stem
-            for c in criteria:
-                v = str(r[c]).strip()
-                if not v: continue
-                try: x = float(v)
-                except ValueError:
-                    raise DataError(f"rating {v!r} is not a number", path, f"line {i}, column {c}") from None
-                if not (scale[0] <= x <= scale[1]):
-                    raise DataError(f"rating {x:g} outside {scale[0]}–{scale[1]}", path, f"line {i}, column {c}")
-                rows.append({"rater": str(rater), "item": str(r["item"]).strip(), "criterion": c, "rating": x,
-                             "_where": f"{path}: line {i}"})
-    return pd.DataFrame(rows, columns=["rater", "item", "criterion", "rating", "_where"])
-
-# %% ../nbs/10_evaluation.ipynb #2e9d260c
-def _boot_ci(values_by_cluster: list[np.ndarray], stat, n_boot: int, rng: np.random.Generator,
-             level: float) -> tuple[float, float]:
-    k = len(values_by_cluster)
-    if k == 0: return (math.nan, math.nan)
-    draws = [stat(np.concatenate([values_by_cluster[j] for j in rng.integers(0, k, k)])) for _ in range(n_boot)]
-    a = (1 - level) / 2
-    return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))
-
-def analyse_ratings(ratings: pd.DataFrame, key: pd.DataFrame | str | os.PathLike, n_boot: int = 2000, seed: int = 0,
-                    level: float = 0.95) -> dict[str, pd.DataFrame]:
-    """`means`: mean rating per criterion and variant with a sentence-cluster bootstrap CI; `paired`: per criterion and
-    pair of variants, the mean difference over (rater, sentence) pairs with its bootstrap CI, wins/ties/losses and the
-    Wilcoxon signed-rank p-value."""
-    from scipy.stats import wilcoxon
-    if not isinstance(key, pd.DataFrame):
-        kp = Path(key); key = pd.read_csv(kp, dtype=str, keep_default_na=False)
-    unknown = ratings[~ratings.item.isin(set(key.item))]
-    if len(unknown): raise DataError(f"item {unknown['item'].iloc[0]!r} is not in the key", unknown["_where"].iloc[0])
-    d = ratings.merge(key[["item", "sentence_id", "variant"]], on="item")
-    dup = d.duplicated(["rater", "item", "criterion"])
-    if dup.any():
-        raise DataError(f"rater {d['rater'][dup].iloc[0]!r} rated item {d['item'][dup].iloc[0]!r} twice",
-                        d["_where"][dup].iloc[0])
-    rng = np.random.default_rng(seed)
-    means, paired = [], []
-    for crit, g in d.groupby("criterion", sort=True):
-        for v, gv in g.groupby("variant", sort=True):
-            clusters = [x.rating.to_numpy() for _, x in gv.groupby("sentence_id")]
-            lo, hi = _boot_ci(clusters, np.mean, n_boot, rng, level)
-            means.append({"criterion": crit, "variant": v, "mean": float(gv.rating.mean()), "ci_low": lo, "ci_high": hi,
-                          "n_ratings": len(gv), "n_sentences": len(clusters), "n_raters": gv.rater.nunique()})
-        wide = g.pivot_table(index=["rater", "sentence_id"], columns="variant", values="rating", aggfunc="mean")
-        vs = sorted(wide.columns)
-        for i, a in enumerate(vs):
-            for b in vs[i + 1:]:
-                diff = (wide[a] - wide[b]).dropna()
-                if diff.empty: continue
-                clusters = [x.to_numpy() for _, x in diff.groupby(level="sentence_id")]
-                lo, hi = _boot_ci(clusters, np.mean, n_boot, rng, level)
-                try: p = float(wilcoxon(diff.to_numpy(), zero_method="zsplit").pvalue) if (diff != 0).any() else 1.0
-                except ValueError: p = math.nan
-                paired.append({"criterion": crit, "a": a, "b": b, "mean_diff": float(diff.mean()), "ci_low": lo,
-                               "ci_high": hi, "a_better": int((diff > 0).sum()), "ties": int((diff == 0).sum()),
-                               "b_better": int((diff < 0).sum()), "n_pairs": len(diff), "wilcoxon_p": p})
-    return {"means": pd.DataFrame(means), "paired": pd.DataFrame(paired)}
 
 # %% ../nbs/10_evaluation.ipynb #7357a098
 def evaluate_stage(tier: str = "sample", seed: int = 0, out: str | os.PathLike | None = None, limit: int = 0,
@@ -1117,26 +861,6 @@ def make_evaluation(tier: str = "sample", seed: int = 0, limit: int = 0, exclude
                           RecogniserConfig(epochs=bt_epochs, seed=seed, device=device),
                           provenance("10_evaluation", params, run_id=run_id))
 
-# %% ../nbs/10_evaluation.ipynb #4b323c27
-def human_kit_for_tier(out: str | os.PathLike, tier: str = "sample", n_sentences: int = 6, seed: int = 0,
-                       render: bool = False, rule: str = "sentence") -> dict[str, Path]:
-    "A rating kit of `n_sentences` completely rebuilt sentences of `tier` (real signing, the thesis's assembly, ours)."
-    lex = Lexicon.open(ensure_stage("lexicon", tier, seed).lexicon)
-    held = HeldOutTimes.from_folder(ensure_stage("gloss_times", tier, seed).folder, lex.glosses)
-    rng = np.random.default_rng(seed)
-    items = []
-    for i in rng.permutation(len(lex.sentences)):
-        s = lex.sentences.iloc[int(i)]
-        rb = rebuild_sentence(lex, s, held, rule=rule)
-        if rb.coverage < 1: continue
-        items.append({"sentence_id": s.sentence_id, "german": s.german, "glosses": list(s.glosses),
-                      "poses": {REAL: lex.sentence_pose(s.sentence_id),
-                                **{k: tr.pose for k, tr in rb.translations.items()}}})
-        if len(items) >= n_sentences: break
-    if not items:
-        raise ConfigError(f"no sentence of the {tier} lexicon can be rebuilt completely with exclude={rule!r}")
-    return make_human_eval_kit(items, out, seed, render=render)
-
 # %% ../nbs/10_evaluation.ipynb #adcaa94c
 def _print_json(obj) -> None:
     sys.stdout.write(to_json(_finite(obj)))
@@ -1164,41 +888,3 @@ def stitched_cmd(tier: str = "sample",          # data tier
         print(comp.to_string(float_format=lambda x: f"{x:.4g}"))
         if r["realism"] is not None: print(r["realism"].to_string(float_format=lambda x: f"{x:.4g}"))
         print(f"written: {', '.join(str(p) for p in r['paths'].values())}", file=sys.stderr)
-
-# %% ../nbs/10_evaluation.ipynb #7bd90623
-@command("evaluate human-kit", choices={"tier": ("sample", "full"), "exclude": EXCLUDE_RULES[:2]})
-def human_kit_cmd(*, out: str,                  # output folder of the kit
-                  tier: str = "sample",         # data tier
-                  sentences: int = 6,           # sentences in the kit
-                  seed: int = 0,                # RNG seed of the shuffle
-                  video: bool = False,          # also render pose videos
-                  exclude: str = "sentence"):   # what is held out per sentence
-    "Write a blinded rating kit (pose files, rating sheet, private key)."
-    k = human_kit_for_tier(out, tier, sentences, seed, video, exclude)
-    print(f"rating sheet {k['sheet']}; private key {k['key']} (keep it away from the raters)", file=sys.stderr)
-
-@command("evaluate human-analyse")
-def human_analyse_cmd(sheets: list[str],        # filled rating sheets (CSV)
-                      *, key: str,              # the kit's KEY-private.csv
-                      n_boot: int = 2000,       # bootstrap resamples
-                      seed: int = 0,            # RNG seed of the bootstrap
-                      json: bool = False):      # print the result as JSON
-    "Means with bootstrap CIs and paired comparisons of filled rating sheets."
-    r = analyse_ratings(read_rating_sheets(sheets), key, n_boot=n_boot, seed=seed)
-    if json: _print_json({k: v.to_dict("records") for k, v in r.items()})
-    else:
-        for k, v in r.items(): print(f"# {k}\n{v.to_string(float_format=lambda x: f'{x:.3g}')}\n")
-
-# %% ../nbs/10_evaluation.ipynb #d0657380
-@command("evaluate realism")
-def realism_cmd(poses: list[str],            # assembled .pose files (e.g. written by `t2g2p2s translate --out`)
-                *, reference: list[str],     # real signing .pose files (at least two; the floor needs two halves)
-                paired: bool = False,        # the i-th pose renders the i-th reference (adds DTW-MJE, duration ratio)
-                face: bool = False,          # rank with the face too (default: wrists and hands)
-                repeats: int = 20,           # seeded splits of the references into halves
-                seed: int = 0):              # RNG seed of the splits
-    "The realism of assembled poses against real signing, as JSON: the ranking number, its real floor, per part."
-    groups = tuple(REALISM_PARTS) if face else RANKING_GROUPS
-    rep = realism_report([read_pose_file(p) for p in poses], [read_pose_file(p) for p in reference], paired, groups,
-                         repeats, seed)
-    _print_json(dict(rep, poses=list(poses), references=list(reference)))

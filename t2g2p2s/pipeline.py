@@ -9,6 +9,7 @@ import ast
 import copy
 import datetime as _dt
 import importlib.metadata
+import json
 import platform
 import re
 import sys
@@ -271,6 +272,20 @@ def stages_done(nb_path: str | Path, tier: str, seed: int) -> list[str] | None:
     if any(s is None or s.get("seed") != seed for s in stamps): return None
     return names
 
+# %% ../nbs/99_pipeline.ipynb #5e1a7c42
+def _earlier_figures(mpath: Path) -> dict[str, dict]:
+    """Per notebook, the seconds and peak memory of its last finished run in an earlier manifest of this run id (kept
+    when a resumed run skips it, as `earlier_seconds` and `earlier_peak_rss_mb`)."""
+    try: old = json.loads(Path(mpath).read_text())
+    except (OSError, ValueError): return {}
+    out = {}
+    for r in old.get("notebooks", []):
+        if r.get("status") == "ok":
+            out[r["notebook"]] = {"earlier_seconds": r.get("seconds"), "earlier_peak_rss_mb": r.get("peak_rss_mb")}
+        elif r.get("status") == "done earlier" and "earlier_seconds" in r:
+            out[r["notebook"]] = {k: r[k] for k in ("earlier_seconds", "earlier_peak_rss_mb")}
+    return out
+
 # %% ../nbs/99_pipeline.ipynb #22545f09
 def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = None, run_id: str | None = None,
                 prepare_only: bool = False, nbs: str | Path | None = None, out_root: str | Path | None = None,
@@ -305,6 +320,7 @@ def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = Non
         "status": "running", "notebooks": [],
     }
     mpath = out_dir / "manifest.json"
+    earlier = _earlier_figures(mpath) if resume else {}
     write_json(mpath, manifest)
     n = len(selected)
     kernel_name = kernel_name or default_kernel()
@@ -323,7 +339,7 @@ def run_profile(profile_path: str | Path, only: str | Sequence[str] | None = Non
             manifest["notebooks"].append(rec)
             done = stages_done(nb_path, tier, seed) if resume and not prepare_only else None
             if done:
-                rec.update(status="done earlier", stages=done)
+                rec.update(status="done earlier", stages=done, **earlier.get(nb_path.name, {}))
                 write_json(mpath, manifest)
                 echo(f"[{i}/{n}] {nb_path.name}: stages {', '.join(done)} finished earlier (stamps), not run again")
                 continue
@@ -393,7 +409,7 @@ COMMAND_MODULES = {
     "translate": ("t2g2p2s.gloss2pose",),
     "gloss2pose": ("t2g2p2s.gloss2pose",),
     "pose2sign": ("t2g2p2s.pose2sign",),
-    "evaluate": ("t2g2p2s.pose_metrics", "t2g2p2s.evaluation"),
+    "evaluate": ("t2g2p2s.pose_metrics", "t2g2p2s.evaluation", "t2g2p2s.human_evaluation"),
     "figures": ("t2g2p2s.figures",),
 }
 

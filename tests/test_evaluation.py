@@ -1,7 +1,7 @@
 """Tests of t2g2p2s.evaluation: held-out rules for lexicon entries and gloss times, sentence rebuilding without own
-instances, comparison with real signing, summaries, the back-translation recogniser and scores, the human-evaluation
-kit (blinding, key, analysis on synthetic filled sheets, error messages) and the `evaluate` CLI. Everything runs on a
-small synthetic lexicon with sentences in tmp_path."""
+instances, comparison with real signing, summaries, the back-translation recogniser and scores, realism against real
+signing (with notebook 01d's realism score and report) and the `evaluate` CLI. Everything runs on a small synthetic
+lexicon with sentences in tmp_path. The human-evaluation kit is tested in test_human_evaluation.py."""
 import contextlib
 import io
 import json
@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from t2g2p2s.core import ConfigError, DataError, sha256_file
+from t2g2p2s.core import ConfigError, DataError
 from t2g2p2s.evaluation import (
-    PRE_REALISM, REAL, GlossRecogniser, HeldOutTimes, RecogniserConfig, Variant, analyse_ratings, choose_defaults,
-    compare_to_real, gloss_scores, held_out_rows, improved_times, kept_sentences, make_human_eval_kit, own_entries,
-    paired_comparison, read_rating_sheets, realism_features, realism_report, realism_score, realism_set, realism_table,
-    rebuild_sentence, search_fields, speed_spectrum_centroid, stitched_vs_real, summarise_stitched, thesis_times,
+    PRE_REALISM, REAL, GlossRecogniser, HeldOutTimes, RecogniserConfig, Variant, choose_defaults, compare_to_real,
+    gloss_scores, held_out_rows, improved_times, kept_sentences, own_entries, paired_comparison, realism_set,
+    realism_table, rebuild_sentence, search_fields, stitched_vs_real, summarise_stitched, thesis_times,
     train_recogniser, transcript_folds)
+from t2g2p2s.pose_metrics import realism_features, realism_report, realism_score, speed_spectrum_centroid
 from t2g2p2s.assembly import AssemblyConfig, GlossTimes, butterworth_smooth
 from t2g2p2s.gloss_times import gloss_time_table
 from t2g2p2s.lexicon import Lexicon, LexiconWriter
@@ -234,90 +234,6 @@ def test_transcript_folds():
     assert set(transcript_folds(["a", "b"], 0).values()) == {0}
 
 
-# ------------------------------------------------------------------ human evaluation
-
-VARIANTS = ("real", "thesis", "ours")
-
-
-@pytest.fixture(scope="module")
-def kit(tmp_path_factory):
-    out = tmp_path_factory.mktemp("kit")
-    items = [{"sentence_id": f"s{i}", "german": f"Satz {i}.", "glosses": ["A", "B"],
-              "poses": {v: Pose(sign(k, 10 + i, seed=i * 3 + k), OPENPOSE_137, FPS, W, H) for k, v in enumerate(VARIANTS)}}
-             for i in range(5)]
-    return make_human_eval_kit(items, out, seed=3), out
-
-
-def test_kit_is_blinded_and_keyed(kit):
-    k, out = kit
-    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
-    key = pd.read_csv(k["key"], dtype=str, keep_default_na=False)
-    assert list(sheet.columns) == ["item", "sentence", "file", "naturalness", "comprehensibility", "comment"]
-    assert len(sheet) == 15 and sheet.item.tolist() == sorted(sheet.item) and set(sheet.item) == set(key.item)
-    text = sheet.to_csv()
-    assert not any(v in text for v in VARIANTS) and (sheet[["naturalness", "comprehensibility"]] == "").all().all()
-    assert all(sha256_file(out / f) == h for f, h in zip(key.file, key.sha256))
-    assert key.variant.tolist() != sorted(key.variant.tolist()) or key.sentence_id.tolist() != sorted(key.sentence_id.tolist())
-    assert sorted(key.groupby("sentence_id").variant.apply(lambda v: tuple(sorted(v))).unique()) == [tuple(sorted(VARIANTS))]
-    assert "KEY-private.csv" in (out / "README.md").read_text()
-
-
-def fill(sheet: pd.DataFrame, key: pd.DataFrame, means: dict, seed: int, rater: str) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    var = dict(zip(key.item, key.variant))
-    f = sheet.copy()
-    for c in ("naturalness", "comprehensibility"):
-        f[c] = [str(int(np.clip(round(means[var[i]] + rng.normal(0, 0.5)), 1, 5))) for i in f.item]
-    return f.assign(rater=rater)
-
-
-def test_analysis_recovers_a_known_effect(kit, tmp_path):
-    k, _ = kit
-    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
-    key = pd.read_csv(k["key"], dtype=str, keep_default_na=False)
-    truth = {"real": 4.5, "ours": 3.5, "thesis": 1.5}
-    paths = []
-    for r in range(4):
-        p = tmp_path / f"rater{r}.csv"
-        fill(sheet, key, truth, r, f"rater{r}").drop(columns="rater").to_csv(p, index=False)
-        paths.append(p)
-    ratings = read_rating_sheets(paths)
-    assert set(ratings.rater) == {f"rater{r}" for r in range(4)} and len(ratings) == 4 * 15 * 2
-    res = analyse_ratings(ratings, k["key"], n_boot=300, seed=0)
-    m = res["means"].set_index(["criterion", "variant"])
-    for c in ("naturalness", "comprehensibility"):
-        for v, mu in truth.items():
-            assert abs(m.loc[(c, v), "mean"] - mu) < 0.5 and m.loc[(c, v), "ci_low"] <= m.loc[(c, v), "mean"] <= m.loc[(c, v), "ci_high"]
-    p = res["paired"].set_index(["criterion", "a", "b"])
-    row = p.loc[("naturalness", "ours", "thesis")]
-    assert row.ci_low > 1 and row.wilcoxon_p < 0.01 and row.a_better > row.b_better and row.n_pairs == 4 * 5
-    same = analyse_ratings(ratings.assign(rating=3.0), k["key"], n_boot=50)["paired"]
-    assert (same.mean_diff == 0).all() and (same.wilcoxon_p == 1).all()
-
-
-def test_rating_errors_name_file_and_line(kit, tmp_path):
-    k, _ = kit
-    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
-    bad = sheet.copy(); bad.loc[2, "naturalness"] = "7"
-    bad.to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(DataError, match=r"bad\.csv: line 4, column naturalness"):
-        read_rating_sheets([tmp_path / "bad.csv"])
-    txt = sheet.copy(); txt.loc[0, "comprehensibility"] = "good"
-    txt.to_csv(tmp_path / "txt.csv", index=False)
-    with pytest.raises(DataError, match="not a number"):
-        read_rating_sheets([tmp_path / "txt.csv"])
-    stray = sheet.copy(); stray.loc[0, "item"] = "item-999"; stray.loc[0, "naturalness"] = "3"
-    stray.to_csv(tmp_path / "stray.csv", index=False)
-    with pytest.raises(DataError, match="item-999"):
-        analyse_ratings(read_rating_sheets([tmp_path / "stray.csv"]), k["key"])
-    fill(sheet, pd.read_csv(k["key"], dtype=str, keep_default_na=False), {"real": 4, "ours": 3, "thesis": 2}, 0, "r").drop(
-        columns="rater").to_csv(tmp_path / "twice.csv", index=False)
-    with pytest.raises(DataError, match="twice"):
-        analyse_ratings(read_rating_sheets([tmp_path / "twice.csv"] * 2), k["key"])
-    with pytest.raises(DataError, match="lacks column"):
-        sheet.drop(columns="naturalness").to_csv(tmp_path / "nocol.csv", index=False); read_rating_sheets([tmp_path / "nocol.csv"])
-
-
 # ------------------------------------------------------------------ CLI
 
 def run(*args):
@@ -328,20 +244,13 @@ def run(*args):
     return rc, buf.getvalue()
 
 
-def test_cli_delegates_pose_metrics_and_analyses(kit, tmp_path, lex):
+def test_cli_delegates_pose_metrics(tmp_path, lex):
     p = tmp_path / "s.pose"
     write_pose_file(lex.sentence_pose("t0:A:0"), p)
     rc, out = run("smoothness", p, "--group", "wrists", "--json")
     assert rc == 0 and math.isfinite(json.loads(out)["ldlj"])
     rc, out = run("dtw", p, p, "--normalised", "--json")
     assert rc == 0 and json.loads(out)["dtw_mje"] == 0
-    k, _ = kit
-    sheet = pd.read_csv(k["sheet"], dtype=str, keep_default_na=False)
-    key = pd.read_csv(k["key"], dtype=str, keep_default_na=False)
-    fill(sheet, key, {"real": 4, "ours": 3, "thesis": 2}, 0, "r1").to_csv(tmp_path / "r1.csv", index=False)
-    rc, out = run("human-analyse", tmp_path / "r1.csv", "--key", k["key"], "--json", "--n-boot", 50)
-    d = json.loads(out)
-    assert rc == 0 and {r["variant"] for r in d["means"]} == set(VARIANTS) and len(d["paired"]) == 6
     with contextlib.redirect_stderr(io.StringIO()) as err: rc, _ = run("stitched", "--exclude", "speaker")
     assert rc == 2 and "speaker" in err.getvalue()
 

@@ -77,6 +77,16 @@ def test_library_is_generated_only():
         assert py.stem in mods, f"{py} has no notebook"
 
 
+MAX_MODULE_LINES = 900
+
+
+def test_modules_stay_small():
+    "Rooms of one purpose: no exported module grows past MAX_MODULE_LINES (split it along its trades instead)."
+    big = {py.name: n for py in (ROOT / "t2g2p2s").glob("*.py") if py.name != "_modidx.py"
+           and (n := len(py.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert not big, f"modules above {MAX_MODULE_LINES} lines: {big}"
+
+
 def _readme_checksums():
     text = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
     return dict((m.group(2), m.group(1)) for m in re.finditer(r"^([0-9a-f]{64})\s+(\S+)\s*$", text, re.M))

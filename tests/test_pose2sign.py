@@ -1,4 +1,4 @@
-"""Pose2Sign (nbs/09_mimicmotion.ipynb and nbs/09a_pose2sign.ipynb): tiling and sentence length, the generation loop on tiny random models built
+"""Pose2Sign (nbs/09_mimicmotion.ipynb, nbs/09a_mimicmotion_pipeline.ipynb and nbs/09b_pose2sign.ipynb): tiling and sentence length, the generation loop on tiny random models built
 from configs and loaded through the real loader, the checkpoint key mapping, the reference-body fit, DWPose
 decoding with stand-in sessions, video writing and the CLI. CPU only, offline, seconds per test."""
 import json
@@ -12,11 +12,11 @@ import torch
 
 from t2g2p2s.core import ConfigError, DataError
 from t2g2p2s.poses import COCO_18, OPENPOSE_137, Pose, PoseFileError, openpose_person, read_pose_file, write_pose_file
-from t2g2p2s.mimicmotion import (FAST, MemoryPlan, MemoryTable, MimicMotionPipeline, CheckpointError, ModelLoadError,
-                                 PhaseTimer, PoseInjection, PoseNet, SpeedPlan, TensorBytesMeter, build_tiny_base_model,
-                                 card_plans, component_gib, expected_shapes, load_checkpoint_state, load_memory_table,
-                                 load_pipeline, map_checkpoint_keys, plan_frames, plan_memory, sentence_frames,
+from t2g2p2s.mimicmotion import (MemoryPlan, MemoryTable, CheckpointError, ModelLoadError, PoseInjection, PoseNet,
+                                 build_tiny_base_model, card_plans, component_gib, expected_shapes, load_checkpoint_state,
+                                 load_memory_table, map_checkpoint_keys, plan_frames, plan_memory, sentence_frames,
                                  tile_indices, tile_weights, write_tiny_checkpoint)
+from t2g2p2s.mimicmotion_pipeline import FAST, MimicMotionPipeline, PhaseTimer, SpeedPlan, TensorBytesMeter, load_pipeline
 from t2g2p2s.pose2sign import (DWPose, fit_to_reference, load_dwpose, onnxruntime_available, pose2sign, pose2sign_batch,
                                pose_for_pose2sign, prepare_reference_image, prepare_sentence, read_inputs,
                                read_reference_keypoints, resolve_speed, run_batch, simcc_decode, target_size,
@@ -602,7 +602,7 @@ def test_cli_writes_video_and_sidecar(tiny_files, reference, tmp_path, capsys):
     args = ["--pose", str(pose_file), "--ref-image", str(ref_png), "--ref-keypoints", str(ref_json), "--base-model", str(base),
             "--checkpoint", str(ckpt), "--out", str(out), "--fps", "8", "--num-frames", "8", "--frames-overlap", "3",
             "--steps", "1", "--resolution", str(RES), "--device", "cpu", "--quiet", "--save-condition", str(tmp_path / "cond.mp4")]
-    assert main(["pose2sign", *args]) == 0                       # the declared command of notebook 09a
+    assert main(["pose2sign", *args]) == 0                       # the declared command of notebook 09b
     side = json.loads((tmp_path / "out" / "sentence.mp4.json").read_text())
     frames, fps = read_video(out)
     assert len(frames) == side["frames"] == 10 and fps == 8.0 and side["weights"]["unexpected"] == 0
@@ -631,7 +631,7 @@ def test_half_precision_loading_keeps_the_checkpoint_dtype(tiny_files):
 
 
 def test_kubernetes_job_example_is_consistent():
-    """The example Job: its embedded profile passes the runner's checks for notebook 09a, it asks for one GPU, and
+    """The example Job: its embedded profile passes the runner's checks for notebook 09b, it asks for one GPU, and
     credentials come only from a Secret reference (no literal token in the file)."""
     import re
     import yaml
@@ -643,12 +643,12 @@ def test_kubernetes_job_example_is_consistent():
     job = next(d for d in docs if d["kind"] == "Job")
     profile = yaml.safe_load(cm["data"]["pose2sign-gpu.yaml"])
     nbs = numbered_notebooks(ROOT / "nbs")
-    nb09 = [p for p in nbs if p.name == "09a_pose2sign.ipynb"]
-    params = resolve_parameters(profile, nb09, nbs, profile_name=path.name)["09a"]
+    nb09 = [p for p in nbs if p.name == "09b_pose2sign.ipynb"]
+    params = resolve_parameters(profile, nb09, nbs, profile_name=path.name)["09b"]
     assert params["num_frames"] == 72 and params["fps"] == 15.0 and profile["device"] == "cuda"
     spec = job["spec"]["template"]["spec"]
     main = spec["containers"][0]
-    assert main["resources"]["limits"]["nvidia.com/gpu"] == 1 and "--only 09a" in main["args"][0]
+    assert main["resources"]["limits"]["nvidia.com/gpu"] == 1 and "--only 09b" in main["args"][0]
     assert any(v["name"] == "profile" and v["configMap"]["name"] == cm["metadata"]["name"] for v in spec["volumes"])
     env = {e["name"]: e for c in spec["initContainers"] + spec["containers"] for e in c.get("env", [])}
     assert env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "hf-token" and "value" not in env["HF_TOKEN"]

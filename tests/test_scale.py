@@ -168,7 +168,7 @@ def test_dask_worker_killed_mid_stage(full_tier, reference, dask_cluster, tmp_pa
 
 def test_runner_resume_skips_finished_stages(tmp_path, monkeypatch):
     """`run --resume`: a notebook whose stages are stamped finished (same tier and seed) is not executed again; one
-    without a stamp (here: stopped before its end) is."""
+    without a stamp (here: stopped before its end) is; the manifest keeps the seconds of the run that finished it."""
     import nbformat
     from t2g2p2s.pipeline import run_profile
     monkeypatch.setenv("T2G2P2S_DATA", str(tmp_path / "data"))
@@ -188,9 +188,12 @@ def test_runner_resume_skips_finished_stages(tmp_path, monkeypatch):
     def run(stop):
         prof = tmp_path / "p.yaml"
         prof.write_text(f"tier: full\nseed: 3\nlog: {str(log)!r}\nstop: {str(stop).lower()}\n")
-        return run_profile(prof, nbs=nbs, out_root=tmp_path / "runs", resume=True, echo=lambda *a, **k: None)
+        return run_profile(prof, nbs=nbs, out_root=tmp_path / "runs", resume=True, run_id="r",
+                           echo=lambda *a, **k: None)
     assert run(stop=True)["notebooks"][0]["status"] == "ok" and stage_done("gloss_times", "full") is None
     assert run(stop=False)["notebooks"][0]["status"] == "ok" and stage_done("gloss_times", "full")["seed"] == 3
     m = run(stop=False)
     assert m["notebooks"][0]["status"] == "done earlier" and m["notebooks"][0]["stages"] == ["gloss_times"]
+    assert m["notebooks"][0]["earlier_seconds"] > 0                  # the finished run's figures are kept
+    assert run(stop=False)["notebooks"][0]["earlier_seconds"] == m["notebooks"][0]["earlier_seconds"]
     assert log.read_text().count("ran") == 2
