@@ -22,7 +22,7 @@ from fastcore.basics import patch
 from .core import (ConfigError, command, DataError, atomic_path, ensure_stage, get_logger, progress, read_json,
                           stage_path, to_json, write_bytes, write_json)
 from .poses import OPENPOSE_137, Pose
-from .pose_metrics import (RANKING_GROUPS, REALISM_PARTS, _group, dtw_mje, normalise_by_shoulders,
+from .pose_metrics import (RANKING_GROUPS, REALISM_PARTS, _group, _jsonable, dtw_mje, normalise_by_shoulders,
                                   realism_features, realism_score, smoothness)
 from .lexicon import Lexicon
 from .lexicon_build import span_frames
@@ -599,14 +599,7 @@ def comparison_table(summary: pd.DataFrame, scores: pd.DataFrame | None = None) 
             out[f"bt_bleu_{dec}"] = s.bleu.reindex(out.index)
     return out
 
-def _finite(o):
-    "NaN and ±inf → None, recursively (strict JSON)."
-    if isinstance(o, float): return o if math.isfinite(o) else None
-    if isinstance(o, (np.floating,)): return _finite(float(o))
-    if isinstance(o, (np.integer,)): return int(o)
-    if isinstance(o, Mapping): return {str(k): _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple, np.ndarray)): return [_finite(v) for v in o]
-    return o
+_finite = _jsonable                   # NaN and ±inf → None, recursively (strict JSON): the one in 01d
 
 # %% ../nbs/10_evaluation.ipynb #edad522e
 def write_evaluation(out: str | os.PathLike, result: StitchedResult, summary: pd.DataFrame,
