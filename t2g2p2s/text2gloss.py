@@ -14,24 +14,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-import torch
 from fastcore.basics import patch
 
 from .core import (ConfigError, DataError, command, get_logger, read_json, resolve_device, safe_name, stage_path,
                           write_json, write_text)
 from .text2gloss_data import Pair, gloss_string, gloss_tokens, read_parallel, to_phoenix_text
-from .text2gloss_config import (MBR_METRICS, METRICS, PRESETS, PROTOCOL, T2GConfig, aggregate_runs, load_config,
-                                       load_training_data, prepare_source, preset_config, source_pairs, text_pairs,
-                                       translation_metrics)
-from .text2gloss_seq2seq import Seq2SeqBackend, _is_local, _postprocess, train_seq2seq
-from .text2gloss_lora import LoraBackend, train_lora
+from .text2gloss_config import (MBR_METRICS, METRICS, PRESETS, PROTOCOL, OnnxBackend, T2GConfig, _postprocess,
+                                       aggregate_runs, export_onnx, has_onnx, load_config, load_training_data,
+                                       prepare_source, preset_config, source_pairs, text_pairs, translation_metrics)
 
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'MODEL_FORMAT', 'DEFAULT_MODEL_ORDER', 'Translator', 'Text2Gloss', 'Gloss2Text', 'models_dir',
-           'default_model_dir', 'evaluate_model', 'train_model', 'train_resplits', 'is_degenerate', 'back_translate',
-           'find_model', 'presets_cmd', 'train_cmd', 'translate_cmd', 'evaluate_cmd']
+__all__ = ['log', 'MODEL_FORMAT', 'ENGINES', 'DEFAULT_MODEL_ORDER', 'COLD_INPUTS', 'Translator', 'Text2Gloss', 'Gloss2Text',
+           'models_dir', 'default_model_dir', 'evaluate_model', 'train_model', 'train_resplits', 'is_degenerate',
+           'back_translate', 'find_model', 'presets_cmd', 'train_cmd', 'translate_cmd', 'evaluate_cmd',
+           'export_onnx_cmd']
 
 # %% ../nbs/07c_text2gloss.ipynb #2912b4bc
 MODEL_FORMAT = 1
@@ -85,9 +83,21 @@ def save(self: Translator, folder: str | Path) -> Path:
     self.folder = folder
     return folder
 
+ENGINES = ("auto", "torch", "onnx")
+
+def _set_threads(n: int) -> None:
+    import torch
+    torch.set_num_threads(n)
+
 @patch(cls_method=True)
-def load(cls: Translator, folder: str | Path, device: str | None = None) -> "Translator":
-    "Load a model folder written by `save` (or `merge_lora`)."
+def load(cls: Translator, folder: str | Path, device: str | None = None, engine: str = "auto") -> "Translator":
+    """Load a model folder written by `save` (or `merge_lora`).
+
+    `engine`: `torch` (the training backends of 07a/07b), `onnx` (the folder's ONNX export, notebook 07: no
+    PyTorch import) or `auto`: ONNX on CPU when the folder has an export and PyTorch is not loaded yet (a cold
+    start: the ONNX engine answers in a fraction of PyTorch's import time), else PyTorch (once it is loaded, its
+    key–value-cached search translates many sentences faster). Both give the same glosses."""
+    if engine not in ENGINES: raise ConfigError(f"engine={engine!r}: expected one of {', '.join(ENGINES)}")
     folder = Path(folder)
     if not (folder / "t2g.json").is_file():
         raise DataError("not a t2g2p2s Text2Gloss model folder (no t2g.json)", folder)
@@ -96,8 +106,14 @@ def load(cls: Translator, folder: str | Path, device: str | None = None) -> "Tra
         raise DataError(f"model format {meta.get('format')!r}, expected {MODEL_FORMAT}", folder / "t2g.json")
     cfg = T2GConfig.from_dict(meta["config"], where=str(folder / "t2g.json"))
     device = resolve_device(device or "cpu")
-    torch.set_num_threads(cfg.threads) if device == "cpu" else None
-    be = (Seq2SeqBackend if cfg.backend == "seq2seq" else LoraBackend).load(folder, cfg, device)
+    if engine == "onnx" and device != "cpu": raise ConfigError(f"engine='onnx' runs on the CPU, not on {device}")
+    if engine == "onnx" or (engine == "auto" and device == "cpu" and "torch" not in sys.modules and has_onnx(folder)):
+        be = OnnxBackend(cfg, folder)
+    else:
+        if device == "cpu": _set_threads(cfg.threads)
+        if cfg.backend == "seq2seq": from t2g2p2s.text2gloss_seq2seq import Seq2SeqBackend as B
+        else: from t2g2p2s.text2gloss_lora import LoraBackend as B
+        be = B.load(folder, cfg, device)
     vocab_file = folder / "source_vocab.txt"
     vocab = vocab_file.read_text(encoding="utf-8").split("\n") if vocab_file.is_file() else None
     klass = cls if cls.direction else (Gloss2Text if cfg.direction == "gloss2text" else Text2Gloss)
@@ -205,7 +221,7 @@ def train_model(config: str | os.PathLike | Mapping | T2GConfig, out_dir: str | 
     The saved model is evaluated on the whole dev split (the protocol); `eval_limit` > 0 shortens that for tests."""
     cfg = load_config(config, **overrides)
     device = resolve_device(device)
-    if device == "cpu": torch.set_num_threads(cfg.threads)
+    if device == "cpu": _set_threads(cfg.threads)
     out = Path(out_dir) if out_dir is not None else default_model_dir(cfg.name, tier)
     t0 = time.perf_counter()
     deadline = t0 + 60 * cfg.max_minutes if cfg.max_minutes else None
@@ -214,13 +230,15 @@ def train_model(config: str | os.PathLike | Mapping | T2GConfig, out_dir: str | 
     if eval_limit: dev_all = dev_all[:eval_limit]
     log.info("%s: %s/%s, %d train and %d dev pairs, device %s", cfg.name, cfg.backend, cfg.direction, len(train),
              len(dev), device)
-    trainer = train_seq2seq if cfg.backend == "seq2seq" else train_lora
+    if cfg.backend == "seq2seq": from t2g2p2s.text2gloss_seq2seq import train_seq2seq as trainer
+    else: from t2g2p2s.text2gloss_lora import train_lora as trainer
     backend, report = trainer(cfg, train, dev, device=device, deadline=deadline, tier=tier)
     train_s = time.perf_counter() - t0
     vocab = {w for s in text_pairs(train, cfg)[0] for w in s.split()}
     klass = Gloss2Text if cfg.direction == "gloss2text" else Text2Gloss
     model = klass(cfg, backend, vocab, dict(report, train_wall_seconds=round(train_s, 1)))
     model.save(out)
+    if cfg.backend == "seq2seq" and not cfg.pretrained: export_onnx(out)   # the cold-start engine of notebook 07
     result = evaluate_model(model, dev_all, out / "eval-dev.json", split=f"{cfg.source}/{cfg.dev_split}",
                             extra={"train_wall_seconds": round(train_s, 1)})
     log.info("%s: dev BLEU-4 %.2f (trained in %.1f min) -> %s", cfg.name, result["metrics"]["bleu4"], train_s / 60, out)
@@ -259,19 +277,22 @@ def is_degenerate(sentence: str, max_n: int = 10, threshold: float = 0.5) -> boo
 # %% ../nbs/07c_text2gloss.ipynb #4af0b59f
 def _load_marian(path: str | Path, device: str):
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    from t2g2p2s.text2gloss_seq2seq import _is_local
     if not _is_local(str(path)) and os.environ.get("HF_HUB_OFFLINE") == "1":
         raise ConfigError(f"MarianMT model {path!r}: not a local folder and HF_HUB_OFFLINE=1")
     tok = AutoTokenizer.from_pretrained(str(path), local_files_only=_is_local(str(path)))
     model = AutoModelForSeq2SeqLM.from_pretrained(str(path), local_files_only=_is_local(str(path))).to(device).eval()
     return model, tok
 
-@torch.no_grad()
 def _mt(model, tok, texts: Sequence[str], device: str, sample: bool, seed: int, max_new_tokens: int = 128) -> list[str]:
+    import torch
     enc = tok(list(texts), return_tensors="pt", padding=True, truncation=True, max_length=256).to(device)
     kw = (dict(do_sample=True, top_k=50, top_p=0.95) if sample
           else dict(do_sample=False, num_beams=4, early_stopping=True))
     if sample: torch.manual_seed(seed)
-    out = model.generate(**enc, max_new_tokens=max_new_tokens, no_repeat_ngram_size=3, repetition_penalty=2.0, **kw)
+    with torch.no_grad():
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, no_repeat_ngram_size=3, repetition_penalty=2.0,
+                             **kw)
     return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
 
 # %% ../nbs/07c_text2gloss.ipynb #74380421
@@ -332,7 +353,7 @@ def find_model(model: str | None = None, tier: str = "sample", direction: str = 
         q = default_model_dir(name, tier)
         if (q / "t2g.json").is_file(): return q
     raise ConfigError(f"no trained {direction} model in {models_dir(tier)}. Train one first: "
-                      f"`t2g2p2s text2gloss train {names[0]}` (≈30 min on 2 CPU cores; dev BLEU-4 ≥ 25 on PHOENIX) "
+                      f"`t2g2p2s text2gloss train {names[0]}` (≤ 1 h on 2 CPU cores; numbers in notebook 07c) "
                       f"or `t2g2p2s text2gloss train {names[1]}` (a few minutes; a small demo model)")
 
 # %% ../nbs/07c_text2gloss.ipynb #1cacc007
@@ -362,13 +383,20 @@ def train_cmd(
     print(f"result: {model.folder / 'eval-dev.json'}")
 
 # %% ../nbs/07c_text2gloss.ipynb #394085d6
-def _load(model: str | None, tier: str, gloss2text: bool, mbr: str | None, length_penalty: float | None) -> Translator:
-    m = Translator.load(find_model(model, tier, "gloss2text" if gloss2text else "text2gloss"), device="cpu")
+#: inputs up to which a command's `--engine auto` takes the ONNX engine (more: PyTorch's faster warm search pays its
+#: import back)
+COLD_INPUTS = 32
+
+def _load(model: str | None, tier: str, gloss2text: bool, mbr: str | None, length_penalty: float | None,
+          engine: str = "auto", n_inputs: int = 1) -> Translator:
+    if engine == "auto" and n_inputs > COLD_INPUTS: engine = "torch"
+    m = Translator.load(find_model(model, tier, "gloss2text" if gloss2text else "text2gloss"), device="cpu",
+                        engine=engine)
     over = {k: v for k, v in (("mbr", mbr), ("length_penalty", length_penalty)) if v is not None}
     if over: m.cfg = m.backend.cfg = dataclasses.replace(m.cfg, **over)
     return m
 
-@command("text2gloss translate", positional=("texts",), choices={"mbr": MBR_METRICS})
+@command("text2gloss translate", positional=("texts",), choices={"mbr": MBR_METRICS, "engine": ENGINES})
 def translate_cmd(texts: list[str] = (),          # inputs; none = read lines from stdin
                   # model folder or trained config name (default: phoenix-cpu, else phoenix-sample)
                   model: str | None = None,
@@ -378,11 +406,13 @@ def translate_cmd(texts: list[str] = (),          # inputs; none = read lines fr
                   mbr: str | None = None,         # minimum-Bayes-risk choice over the n-best (default: the model's)
                   # beam score = log-probability / length ** this (default: the model's)
                   length_penalty: float | None = None,
-                  json: bool = False):            # print JSON records with warnings and coverage
+                  json: bool = False,             # print JSON records with warnings and coverage
+                  engine: str = "auto"):          # torch, onnx (no PyTorch import) or auto (onnx for ≤ 32 inputs)
     "Translate sentences (text2gloss) or gloss strings (gloss2text)."
     import json as jsonlib
-    m = _load(model, tier, gloss2text, mbr, length_penalty)
-    rows = m.translate_detailed(list(texts) or [ln.rstrip("\n") for ln in sys.stdin], num_beams=beams)
+    inputs = list(texts) or [ln.rstrip("\n") for ln in sys.stdin]
+    m = _load(model, tier, gloss2text, mbr, length_penalty, engine, len(inputs))
+    rows = m.translate_detailed(inputs, num_beams=beams)
     for r in rows:
         for w in r["warnings"]: print(f"warning: {r['input']!r}: {w}", file=sys.stderr)
     if json:
@@ -392,7 +422,7 @@ def translate_cmd(texts: list[str] = (),          # inputs; none = read lines fr
         for r in rows: print(r["output"] if isinstance(r["output"], str) else gloss_string(r["output"]))
 
 # %% ../nbs/07c_text2gloss.ipynb #2b70347a
-@command("text2gloss evaluate", choices={"mbr": MBR_METRICS})
+@command("text2gloss evaluate", choices={"mbr": MBR_METRICS, "engine": ENGINES})
 def evaluate_cmd(*, src: str,                     # source file, one input per line (e.g. phoenix2014T.dev.de)
                  ref: str,                        # reference file, one per line (e.g. phoenix2014T.dev.gloss)
                  model: str | None = None,        # model folder or trained config name (default as for translate)
@@ -402,11 +432,26 @@ def evaluate_cmd(*, src: str,                     # source file, one input per l
                  # beam score = log-probability / length ** this (default: the model's)
                  length_penalty: float | None = None,
                  out: str | None = None,          # also write the result JSON here
-                 json: bool = False):             # print the whole result as JSON (default: the metrics as JSON)
+                 json: bool = False,              # print the whole result as JSON (default: the metrics as JSON)
+                 engine: str = "auto"):           # torch, onnx or auto (onnx for ≤ 32 lines when exported)
     "Score a model on line-aligned source/reference files under the protocol of notebook 07."
     import json as jsonlib
-    m = _load(model, tier, False, mbr, length_penalty)
+    n = len(Path(src).read_text(encoding="utf-8").splitlines()) if Path(src).is_file() else 1
+    m = _load(model, tier, False, mbr, length_penalty, engine, n)
     if m.cfg.direction == "gloss2text": pairs = read_parallel(ref, src, corpus=Path(src).stem, split="eval")
     else: pairs = read_parallel(src, ref, corpus=Path(src).stem, split="eval")
     result = evaluate_model(m, pairs, out, split=f"{src} | {ref}", num_beams=beams)
     print(jsonlib.dumps(result if json else result["metrics"], ensure_ascii=False, indent=2, sort_keys=True))
+
+# %% ../nbs/07c_text2gloss.ipynb #01e6e429
+@command("text2gloss export-onnx")
+def export_onnx_cmd(model: str | None = None,    # model folder or trained config name (default as for translate)
+                    tier: str = "sample",         # tier whose models folder is searched
+                    atol: float = 1e-4):          # largest accepted difference to PyTorch (log-probabilities)
+    "Write the ONNX export of a trained seq2seq model (the cold-start engine: no PyTorch import when translating)."
+    folder = find_model(model, tier)
+    t0 = time.perf_counter()
+    check = export_onnx(folder, atol=atol)
+    worst = max(max(m["max_abs_diff"].values()) for m in check["members"])
+    print(f"{folder / 'onnx'}: {len(check['members'])} member(s), largest difference to PyTorch {worst:.1e}, "
+          f"{time.perf_counter() - t0:.1f} s")

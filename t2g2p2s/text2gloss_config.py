@@ -8,22 +8,29 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
+import shutil
+import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from fastcore.basics import patch
 
-from .core import ConfigError, DataError, get_logger
-from .text2gloss_data import Pair, gloss_string, gloss_tokens, load_pairs, read_parallel, to_phoenix_text
+from .core import ConfigError, DataError, get_logger, read_json, write_json
+from .glosses import gloss_key
+from .text2gloss_data import (Pair, gloss_string, gloss_tokens, load_pairs, phoenix_eval_convention,
+                                     read_parallel, to_phoenix_text)
 
 # %% auto #0
 __all__ = ['log', 'METRICS', 'PROTOCOL', 'BACKENDS', 'DIRECTIONS', 'MBR_METRICS', 'THESIS_SYSTEM_PROMPT', 'G2T_SYSTEM_PROMPT',
-           'LLAMA_TARGETS', 'PRESETS', 'SPECIAL_TOKENS', 'ROLE_TOKENS', 'CHAT_TEMPLATE', 'SOURCE_MODULES', 'lcs_length',
-           'rouge_l', 'translation_metrics', 'thesis_style_bleu', 'aggregate_runs', 'T2GConfig', 'preset_config',
-           'load_config', 'build_tokenizer', 'lemmatize_german', 'transliterate_umlauts', 'prepare_source',
-           'prepare_target', 'text_pairs', 'source_pairs', 'load_training_data']
+           'LLAMA_TARGETS', 'PRESETS', 'SPECIAL_TOKENS', 'ROLE_TOKENS', 'CHAT_TEMPLATE', 'SOURCE_MODULES',
+           'ONNX_FORMAT', 'ONNX_OPSET', 'lcs_length', 'rouge_l', 'translation_metrics', 'thesis_style_bleu',
+           'aggregate_runs', 'T2GConfig', 'preset_config', 'load_config', 'build_tokenizer', 'build_word_tokenizer',
+           'lemmatize_german', 'transliterate_umlauts', 'prepare_source', 'prepare_target', 'text_pairs',
+           'recase_glosses', 'beam_search', 'mbr_select', 'source_pairs', 'load_training_data', 'export_onnx',
+           'has_onnx', 'OnnxBackend']
 
 # %% ../nbs/07_text2gloss_config.ipynb #75f15df3
 log = get_logger(__name__)
@@ -121,8 +128,9 @@ class T2GConfig:
     augment_dir: str = ""              # folder with back-translated train.de/train.gloss to add to train
     # model
     pretrained: str = ""               # local path or hub id; "" = build a model from the fields below
-    arch: str = "mbart"                # from-scratch architecture: bart | mbart (seq2seq), llama (lora)
-    vocab_size: int = 3000             # BPE vocabulary of the tokenizer trained on the data
+    arch: str = "mbart"                # from-scratch architecture: marian | bart | mbart (seq2seq), llama (lora)
+    tokenizer: str = "bpe"             # from scratch: bpe (sub-words learnt from the data) | word (every word a token)
+    vocab_size: int = 3000             # BPE: vocabulary size; word: keep the most frequent N words (0 = all)
     d_model: int = 256
     encoder_layers: int = 3
     decoder_layers: int = 3
@@ -143,6 +151,7 @@ class T2GConfig:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     clip_norm: float = 1.0
+    batching: str = "length"           # length: batches of similar length (less padding); random: any mix
     word_dropout: float = 0.0          # training: each source sub-word becomes <unk> with this probability
                                        # (regularises small corpora)
     fit_schedule: bool = False         # with max_minutes and the linear schedule: end the decay at the last epoch
@@ -196,6 +205,8 @@ class T2GConfig:
             raise ConfigError(f"direction={self.direction!r}: expected one of {DIRECTIONS}")
         if self.schedule not in ("linear", "inverse_sqrt", "constant"):
             raise ConfigError(f"schedule={self.schedule!r}: expected linear, inverse_sqrt or constant")
+        if self.batching not in ("length", "random"):
+            raise ConfigError(f"batching={self.batching!r}: expected length or random")
         if not 0.0 <= float(self.word_dropout) < 1.0:
             raise ConfigError(f"word_dropout={self.word_dropout!r}: expected a probability in [0, 1)")
         if float(self.rdrop) < 0: raise ConfigError(f"rdrop={self.rdrop!r}: expected a weight ≥ 0")
@@ -209,6 +220,9 @@ class T2GConfig:
             raise ConfigError(f"postprocess={self.postprocess!r}: expected phoenix, dgs or none")
         self.target_modules = tuple(self.target_modules)
         self.lower_prefixes = tuple(self.lower_prefixes)
+        if self.tokenizer not in ("bpe", "word"):
+            raise ConfigError(f"tokenizer={self.tokenizer!r}: expected bpe or word")
+        if int(self.vocab_size) < 0: raise ConfigError(f"vocab_size={self.vocab_size!r}: must be ≥ 0 (0 = all words)")
         if self.target_case not in ("keep", "lower"):
             raise ConfigError(f"target_case={self.target_case!r}: expected keep or lower")
         for f in ("epochs", "batch_size", "grad_accum", "num_beams", "max_new_tokens", "ensemble", "threads",
@@ -241,13 +255,16 @@ def from_dict(cls: T2GConfig, d: Mapping[str, Any], where: str = "config") -> "T
 
 # %% ../nbs/07_text2gloss_config.ipynb #ecd5765f
 PRESETS: dict[str, dict] = {
-    # ≤ 30 min on 2 CPU cores; the PHOENIX-2014T dev BLEU-4 ≥ 25 run (numbers in the notebook and bench/)
-    "phoenix-cpu": dict(backend="seq2seq", arch="mbart", vocab_size=3000, d_model=256, encoder_layers=2,
-                        decoder_layers=2, heads=4, ffn_dim=1024, dropout=0.3, attention_dropout=0.1,
-                        activation_dropout=0.1, target_case="lower", epochs=40, batch_size=32, lr=1e-3,
-                        warmup_steps=500, schedule="linear", label_smoothing=0.1, word_dropout=0.1, amp="auto",
-                        eval_from=20, eval_every=2, patience=0, average_best=4, ensemble=2, parallel=2, threads=2,
-                        max_minutes=27, num_beams=5),
+    # PHOENIX-2014T on 2 CPU cores in ≤ 60 min: two post-LN Marian members (word-level vocabulary, glosses as in
+    # the dev/test convention, mixed-length batches) trained side by side, best checkpoints averaged, ensemble beam
+    # search. Measured 2026-12-04 on 2 cores: dev BLEU-4 24.61 (31 epochs per member, 55.5 min wall including the
+    # evaluation; bench/results/text2gloss-phoenix-cpu-2core.json); what each choice is worth: 07c's ablation
+    "phoenix-cpu": dict(backend="seq2seq", arch="marian", tokenizer="word", vocab_size=0, d_model=256,
+                        encoder_layers=3, decoder_layers=3, heads=4, ffn_dim=1024, dropout=0.3, attention_dropout=0.0,
+                        activation_dropout=0.0, target_case="keep", epochs=80, batch_size=64, batching="random",
+                        lr=1e-3, warmup_steps=400, schedule="inverse_sqrt", weight_decay=0.01, label_smoothing=0.1,
+                        word_dropout=0.0, amp="none", eval_from=10, eval_every=2, patience=0, average_best=4,
+                        ensemble=2, parallel=2, threads=2, max_minutes=55, num_beams=5),
     # the small version for the sample profile and CI: a few minutes, far below the full numbers
     "phoenix-sample": dict(backend="seq2seq", arch="mbart", vocab_size=2000, d_model=128, encoder_layers=2,
                            decoder_layers=2, heads=4, ffn_dim=512, dropout=0.1, attention_dropout=0.0,
@@ -365,6 +382,28 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int, chat: bool = False):
         fast.chat_template = CHAT_TEMPLATE
     return fast
 
+# %% ../nbs/07_text2gloss_config.ipynb #016098ca
+def build_word_tokenizer(texts: Iterable[str], max_words: int = 0):
+    """A word-level `PreTrainedTokenizerFast`: every whitespace token of `texts` is one token (the `max_words`
+    most frequent ones when > 0), anything else `<unk>`; sources end with `</s>` as with `build_tokenizer`.
+
+    Ids: the special tokens, then words by falling frequency (ties alphabetical), so one corpus gives one
+    tokenizer. Decoding joins tokens with single spaces; `tokenizer.json` is a plain `tokenizers` file."""
+    from collections import Counter
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+    counts = Counter(w for t in texts if t for w in t.split())
+    if not counts: raise ConfigError("build_word_tokenizer: no training text")
+    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if w not in SPECIAL_TOKENS]
+    if max_words: words = words[:int(max_words)]
+    vocab = {t: i for i, t in enumerate(list(SPECIAL_TOKENS) + words)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
+                                                       special_tokens=[("</s>", vocab["</s>"])])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                   unk_token="<unk>", model_max_length=1024)
+
 # %% ../nbs/07_text2gloss_config.ipynb #0191fb43
 def lemmatize_german(text: str) -> str:
     """Each whitespace token replaced by its lower-cased German lemma (simplemma's dictionary; unknown words stay
@@ -398,6 +437,109 @@ def text_pairs(pairs: Sequence[Pair], cfg: T2GConfig) -> tuple[list[str], list[s
     src = [prepare_source(p.source if cfg.direction == "text2gloss" else p.target, cfg) for p in pairs]
     return src, [prepare_target(p, cfg) for p in pairs]
 
+# %% ../nbs/07_text2gloss_config.ipynb #a80eb384
+def recase_glosses(text: str, lower_prefixes: Iterable[str] = ("neg", "negalp", "poss")) -> str:
+    "Upper-case a lower-cased gloss string, keeping the known lower-case prefixes (`neg-regen` → `neg-REGEN`)."
+    keep = set(lower_prefixes)
+    out = []
+    for g in text.split():
+        head, sep, rest = g.partition("-")
+        out.append(head + sep + rest.upper() if sep and head in keep and rest else g.upper())
+    return " ".join(out)
+
+def _model_target(text: str, cfg: T2GConfig) -> str:
+    return text.lower() if cfg.direction == "text2gloss" and cfg.target_case == "lower" else text
+
+def _postprocess(texts: Sequence[str], cfg: T2GConfig) -> list[str]:
+    if cfg.direction == "text2gloss" and cfg.target_case == "lower":
+        texts = [recase_glosses(t, cfg.lower_prefixes) for t in texts]
+    if cfg.direction == "text2gloss" and cfg.postprocess == "phoenix":
+        return [gloss_string(phoenix_eval_convention(t)) for t in texts]
+    if cfg.direction == "text2gloss" and cfg.postprocess == "dgs":
+        return [gloss_string([k for k in map(gloss_key, t.split()) if k]) for t in texts]
+    return [" ".join(t.split()) for t in texts]
+
+# %% ../nbs/07_text2gloss_config.ipynb #3688e16d
+def beam_search(step: Callable, n_sentences: int, num_beams: int, max_new_tokens: int, start_id: int, eos_id: int,
+                pad_id: int, length_penalty: float = 1.0,
+                banned: Sequence[int] = ()) -> list[list[tuple[float, list[int], float]]]:
+    """Beam search over `step(tokens, rows) -> log_probs`; every finished hypothesis per sentence.
+
+    `tokens` is the (n_sentences × num_beams, t) int64 array of prefixes (the start token first), `rows` the
+    beam row each prefix continues from the previous call (None at the first); `log_probs` the (rows, vocab)
+    next-token log-probabilities (an ensemble averages its members' probabilities before). A finished
+    hypothesis scores (sum of log-probabilities) / (length ** `length_penalty`); a sentence stops when
+    `num_beams` hypotheses have finished (as `early_stopping=True`); at the token limit the best `num_beams`
+    candidates finish whatever their last token and compete with those finished before (as in Hugging Face's
+    beam search). Per sentence: `(score, token ids, sum of log-probabilities)`, best score first (ties keep the
+    order of finishing); ids without the start, ending with `eos_id` when that finished them."""
+    B, K = int(n_sentences), max(1, int(num_beams))
+    seqs = np.full((B * K, 1), start_id, dtype=np.int64)
+    scores = np.full((B, K), -np.inf); scores[:, 0] = 0.0
+    finished: list[list[tuple[float, list[int], float]]] = [[] for _ in range(B)]
+    done = [False] * B
+    rows_prev = None
+    for t in range(max_new_tokens):
+        last = t == max_new_tokens - 1
+        logp = np.array(step(seqs, rows_prev))       # scores add up in the engine's precision
+        if scores.dtype != logp.dtype: scores = scores.astype(logp.dtype)
+        if banned: logp[:, list(banned)] = -np.inf
+        V = logp.shape[-1]
+        cand = (scores.reshape(-1, 1) + logp).reshape(B, K * V)
+        n_top = min(2 * K, K * V)
+        top_i = np.argsort(-cand, axis=1, kind="stable")[:, :n_top]
+        top_s = np.take_along_axis(cand, top_i, 1)
+        new_rows, new_scores = [], []
+        for b in range(B):
+            rows, sc = [], []
+            if not done[b]:
+                for rank, (s, i) in enumerate(zip(top_s[b].tolist(), top_i[b].tolist())):
+                    if s == -np.inf: break
+                    beam, tokid = divmod(i, V)
+                    # at the token limit, the best K candidates finish whatever they end with
+                    if tokid == eos_id or last:
+                        if rank < K:
+                            finished[b].append((s / ((t + 1) ** length_penalty),
+                                                seqs[b * K + beam, 1:].tolist() + [tokid], s))
+                        if tokid == eos_id: continue
+                    rows.append((b * K + beam, tokid)); sc.append(s)
+                    if len(rows) == K: break
+                if len(finished[b]) >= K: done[b] = True
+            while len(rows) < K: rows.append((b * K, pad_id)); sc.append(-np.inf)
+            new_rows += rows; new_scores.append(sc)
+        if all(done): break
+        rows_prev = np.array([r for r, _ in new_rows], dtype=np.int64)
+        seqs = np.concatenate([seqs[rows_prev], np.array([[tk] for _, tk in new_rows], dtype=np.int64)], 1)
+        scores = np.array(new_scores, dtype=logp.dtype)
+    return [sorted(f, key=lambda x: -x[0]) for f in finished]
+
+# %% ../nbs/07_text2gloss_config.ipynb #f87ceb90
+def mbr_select(candidates: Sequence[str], logprobs: Sequence[float], metric: str = "chrf", alpha: float = 0.5) -> int:
+    """Index of the minimum-Bayes-risk choice among `candidates` (Kumar & Byrne 2004; n-best MBR as in Freitag et
+    al. 2022).
+
+    Each distinct string gets the weight softmax(alpha × log-probability) summed over its occurrences; the choice
+    maximises the expected sentence-level chrF (`chrf`) or chrF++ (`chrf++`, word bigrams too) against all
+    candidates under those weights. Ties go to the earliest candidate, so an n-best sorted by score falls back to
+    the best beam. Deterministic; `len(candidates) == 1` returns 0."""
+    if len(candidates) != len(logprobs):
+        raise ValueError(f"{len(candidates)} candidates but {len(logprobs)} log-probabilities")
+    if not candidates: raise ValueError("mbr_select needs at least one candidate")
+    if metric not in MBR_METRICS[1:]:
+        raise ConfigError(f"mbr metric {metric!r}: expected one of {', '.join(MBR_METRICS[1:])}")
+    if len(candidates) == 1: return 0
+    from sacrebleu.metrics import CHRF
+    chrf = CHRF(word_order=2 if metric == "chrf++" else 0)
+    lp = np.asarray(logprobs, dtype=np.float64) * float(alpha)
+    w = np.exp(lp - lp.max()); w /= w.sum()
+    uniq: dict[str, float] = {}
+    for c, wi in zip(candidates, w): uniq[c] = uniq.get(c, 0.0) + float(wi)
+    support = list(uniq.items())
+    utility = {c: sum(wj * (100.0 if c == r else chrf.sentence_score(c, [r]).score) for r, wj in support)
+               for c in uniq}
+    best = max(utility.values())
+    return next(i for i, c in enumerate(candidates) if utility[c] >= best - 1e-9)
+
 # %% ../nbs/07_text2gloss_config.ipynb #14b48521
 #: modules that register more text2gloss sources when imported (notebook 04a: the DGS-Korpus pairs)
 SOURCE_MODULES = {"dgs": "t2g2p2s.text2gloss_dgs"}
@@ -425,3 +567,170 @@ def load_training_data(cfg: T2GConfig, tier: str = "sample") -> tuple[list[Pair]
         log.info("augmentation: %d back-translated train pairs from %s", len(extra), d)
         train = train + extra
     return train, dev
+
+# %% ../nbs/07_text2gloss_config.ipynb #9e92a2d3
+ONNX_FORMAT = 1
+ONNX_OPSET = 17
+
+def _member_dirs(folder: Path) -> list[Path]:
+    members = sorted(folder.glob("member*"), key=lambda p: int(p.name[6:]) if p.name[6:].isdigit() else 0)
+    if not members: raise DataError("no member*/ model folder", folder)
+    return [p for p in members if p.is_dir()]
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads, so.inter_op_num_threads = max(1, int(threads)), 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+def export_onnx(folder: str | Path, atol: float = 1e-4, opset: int = ONNX_OPSET) -> dict:
+    """Export every member of the from-scratch seq2seq model folder `folder` (written by `Translator.save`) to
+    ONNX in `folder/onnx/`, check the graphs against PyTorch, and return the check (also in `onnx/onnx.json`)."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+    folder = Path(folder)
+    if not (folder / "t2g.json").is_file(): raise DataError("not a Text2Gloss model folder (no t2g.json)", folder)
+    cfg = T2GConfig.from_dict(read_json(folder / "t2g.json")["config"], where=str(folder / "t2g.json"))
+    if cfg.backend != "seq2seq" or cfg.pretrained:
+        raise ConfigError(f"{folder}: only seq2seq models built from a config export to ONNX "
+                          f"(backend={cfg.backend!r}, pretrained={cfg.pretrained!r})")
+    if not (folder / "tokenizer" / "tokenizer.json").is_file():
+        raise DataError("no tokenizer/tokenizer.json", folder)
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, m): super().__init__(); self.m = m
+        def forward(self, input_ids, attention_mask):
+            return self.m.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    class Decoder(torch.nn.Module):
+        def __init__(self, m): super().__init__(); self.m = m
+        def forward(self, decoder_input_ids, encoder_hidden, attention_mask):
+            o = self.m(encoder_outputs=(encoder_hidden,), attention_mask=attention_mask,
+                       decoder_input_ids=decoder_input_ids, use_cache=False)
+            return torch.log_softmax(o.logits[:, -1].float(), -1)
+
+    tmp = folder / "onnx.part"
+    if tmp.exists(): shutil.rmtree(tmp)
+    tmp.mkdir()
+    rng = np.random.default_rng(0)
+    check = {"format": ONNX_FORMAT, "opset": opset, "members": [], "torch": torch.__version__}
+    for k, mdir in enumerate(_member_dirs(folder)):
+        model = AutoModelForSeq2SeqLM.from_pretrained(mdir, local_files_only=True, attn_implementation="eager")
+        V, start = model.config.vocab_size, model.config.decoder_start_token_id
+        ids = torch.from_numpy(rng.integers(4, V, size=(2, 9))); ids[:, -1] = model.config.eos_token_id
+        ids[1, 6:] = model.config.pad_token_id; ids[1, 5] = model.config.eos_token_id
+        mask = (ids != model.config.pad_token_id).long()
+        dec = torch.cat([torch.full((2, 1), start), torch.from_numpy(rng.integers(4, V, size=(2, 3)))], 1)
+        enc_path, dec_path = tmp / f"member{k}.encoder.onnx", tmp / f"member{k}.decoder.onnx"
+        with torch.no_grad(), warnings.catch_warnings():
+            # the TorchScript exporter's tracer and deprecation warnings: the check below is what counts
+            warnings.simplefilter("ignore")
+            model.eval()
+            torch.onnx.export(Encoder(model).eval(), (ids, mask), str(enc_path), dynamo=False, opset_version=opset,
+                              input_names=["input_ids", "attention_mask"], output_names=["hidden"],
+                              dynamic_axes={"input_ids": {0: "batch", 1: "source"},
+                                            "attention_mask": {0: "batch", 1: "source"},
+                                            "hidden": {0: "batch", 1: "source"}})
+            model.eval()
+            hidden = Encoder(model)(ids, mask)
+            torch.onnx.export(Decoder(model).eval(), (dec, hidden, mask), str(dec_path), dynamo=False,
+                              opset_version=opset, output_names=["log_probs"],
+                              input_names=["decoder_input_ids", "encoder_hidden", "attention_mask"],
+                              dynamic_axes={"decoder_input_ids": {0: "rows", 1: "target"},
+                                            "encoder_hidden": {0: "rows", 1: "source"},
+                                            "attention_mask": {0: "rows", 1: "source"}, "log_probs": {0: "rows"}})
+            model.eval()
+            es, ds = _session(enc_path, 1), _session(dec_path, 1)
+            worst = {"encoder": 0.0, "decoder": 0.0}
+            for rows in (slice(0, 2), slice(0, 1), slice(1, 2)):
+                x, mk = ids[rows], mask[rows]
+                if rows.start == 1: x, mk = x[:, :6], mk[:, :6]     # the padded sentence without its padding
+                h = Encoder(model)(x, mk)
+                ho = es.run(None, {"input_ids": x.numpy(), "attention_mask": mk.numpy()})[0]
+                worst["encoder"] = max(worst["encoder"], float(np.abs(ho - h.numpy()).max()))
+                for t in (1, 2, 4):
+                    d = dec[rows, :t]
+                    lp = Decoder(model)(d, h, mk).numpy()
+                    lo = ds.run(None, {"decoder_input_ids": d.numpy(), "encoder_hidden": ho,
+                                       "attention_mask": mk.numpy()})[0]
+                    worst["decoder"] = max(worst["decoder"], float(np.abs(lo - lp).max()))
+        if max(worst.values()) > atol:
+            shutil.rmtree(tmp)
+            raise DataError(f"ONNX export of member {k} differs from PyTorch by {max(worst.values()):.2e} "
+                            f"(> atol {atol:g}); not kept", mdir)
+        check["members"].append({"member": mdir.name, "max_abs_diff": worst,
+                                 "decoder_start_token_id": int(start), "vocab": int(V)})
+    write_json(tmp / "onnx.json", check)
+    out = folder / "onnx"
+    if out.exists(): shutil.rmtree(out)
+    tmp.rename(out)
+    return check
+
+def has_onnx(folder: str | Path) -> bool:
+    "Whether the model folder carries a checked ONNX export of the current format."
+    f = Path(folder) / "onnx" / "onnx.json"
+    try: return f.is_file() and read_json(f).get("format") == ONNX_FORMAT
+    except (OSError, ValueError): return False
+
+# %% ../nbs/07_text2gloss_config.ipynb #5f6253c1
+class OnnxBackend:
+    "The members of a model folder's ONNX export behind the backend interface of `Seq2SeqBackend`."
+    kind = "seq2seq"
+    engine = "onnx"
+
+    def __init__(self, cfg: T2GConfig, folder: str | Path, threads: int | None = None):
+        from tokenizers import Tokenizer
+        folder = Path(folder)
+        if not has_onnx(folder): raise DataError("no ONNX export (run `t2g2p2s text2gloss export-onnx`)", folder)
+        meta = read_json(folder / "onnx" / "onnx.json")
+        self.cfg, self.folder = cfg, folder
+        self.tok = Tokenizer.from_file(str(folder / "tokenizer" / "tokenizer.json"))
+        self.tok.no_padding()
+        self.tok.enable_truncation(int(cfg.max_source_tokens))
+        ids = {t: self.tok.token_to_id(t) for t in ("<pad>", "<s>", "</s>", "<unk>")}
+        if None in ids.values(): raise DataError(f"tokenizer lacks special tokens {ids}", folder / "tokenizer")
+        self.pad_id, self.bos_id, self.eos_id = ids["<pad>"], ids["<s>"], ids["</s>"]
+        self.start_id = int(meta["members"][0]["decoder_start_token_id"])
+        n = int(threads or cfg.threads)
+        self.sessions = [(_session(folder / "onnx" / f"{m['member']}.encoder.onnx", n),
+                          _session(folder / "onnx" / f"{m['member']}.decoder.onnx", n)) for m in meta["members"]]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tok.encode(text).ids)
+
+# %% ../nbs/07_text2gloss_config.ipynb #3bb4cd6b
+@patch
+def _candidates(self: OnnxBackend, texts: Sequence[str], num_beams: int) -> list:
+    enc = self.tok.encode_batch(list(texts))
+    L = max(len(e.ids) for e in enc)
+    x = np.full((len(enc), L), self.pad_id, dtype=np.int64)
+    for i, e in enumerate(enc): x[i, :len(e.ids)] = e.ids
+    mask = (x != self.pad_id).astype(np.int64)
+    K = max(1, int(num_beams))
+    hidden = [es.run(None, {"input_ids": x, "attention_mask": mask})[0].repeat(K, 0) for es, _ in self.sessions]
+    mask_k = mask.repeat(K, 0)
+    def step(tokens: np.ndarray, rows) -> np.ndarray:
+        lps = [ds.run(None, {"decoder_input_ids": tokens, "encoder_hidden": h, "attention_mask": mask_k})[0]
+               for (_, ds), h in zip(self.sessions, hidden)]
+        if len(lps) == 1: return lps[0]
+        return (np.logaddexp.reduce(np.stack(lps), axis=0) - np.float32(math.log(len(lps)))).astype(np.float32)
+    return beam_search(step, len(texts), K, self.cfg.max_new_tokens, self.start_id, self.eos_id, self.pad_id,
+                       self.cfg.length_penalty, banned=[self.pad_id, self.bos_id])
+
+@patch
+def generate(self: OnnxBackend, texts: Sequence[str], num_beams: int | None = None,
+             batch_size: int = 64) -> list[str]:
+    "Decode `texts` (model inputs) with the config's beam and MBR settings; `num_beams` overrides the beam."
+    if not texts: return []
+    nb = int(num_beams or self.cfg.num_beams)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    res: dict[int, str] = {}
+    for s in range(0, len(order), batch_size):
+        chunk = order[s:s + batch_size]
+        for i, cand in zip(chunk, self._candidates([texts[i] for i in chunk], nb)):
+            outs = [self.tok.decode(c[1], skip_special_tokens=True).strip() for c in cand]
+            if not outs: res[i] = ""
+            elif self.cfg.mbr == "none": res[i] = outs[0]
+            else: res[i] = outs[mbr_select(outs, [c[2] for c in cand], self.cfg.mbr, self.cfg.mbr_alpha)]
+    return [res[i] for i in range(len(texts))]

@@ -13,23 +13,24 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from fastcore.basics import patch
 
 from .core import ConfigError, DataError, get_logger, seed_everything
-from .glosses import gloss_key
-from .text2gloss_data import Pair, gloss_string, phoenix_eval_convention
-from .text2gloss_config import (MBR_METRICS, T2GConfig, build_tokenizer, load_training_data, text_pairs)
+from .text2gloss_data import Pair
+from .text2gloss_config import (T2GConfig, _model_target, _postprocess, beam_search, build_tokenizer,
+                                       build_word_tokenizer, load_training_data, mbr_select, recase_glosses,
+                                       text_pairs)
 
 log = get_logger(__name__)
 
 # %% auto #0
-__all__ = ['log', 'lr_factor', 'length_batches', 'pad_batch', 'average_state_dicts', 'train_loop', 'load_pretrained_seq2seq',
-           'deterministic_generation_config', 'beam_candidates', 'ensemble_generate', 'mbr_select', 'Seq2SeqBackend',
-           'recase_glosses', 'native_bf16', 'train_seq2seq']
+__all__ = ['log', 'lr_factor', 'length_batches', 'pad_batch', 'average_state_dicts', 'train_loop', 'make_tokenizer',
+           'load_pretrained_seq2seq', 'deterministic_generation_config', 'beam_candidates', 'ensemble_generate',
+           'Seq2SeqBackend', 'native_bf16', 'train_seq2seq']
 
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #6ee3b800
 def lr_factor(step: int, warmup: int, schedule: str, total: int) -> float:
@@ -42,8 +43,13 @@ def lr_factor(step: int, warmup: int, schedule: str, total: int) -> float:
 
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #c71c1ecb
 def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random,
-                   shuffle: bool = True) -> list[list[int]]:
-    "Indices grouped into batches of similar length (less padding); batch order shuffled by `rng`."
+                   shuffle: bool = True, by_length: bool = True) -> list[list[int]]:
+    """Indices grouped into batches of similar length (less padding), or of any lengths (`by_length=False`: the
+    examples shuffled, then cut into batches); batch order shuffled by `rng`."""
+    if not by_length:
+        order = list(range(len(lengths)))
+        if shuffle: rng.shuffle(order)
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i] + (rng.random() * 2 if shuffle else 0), i))
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     if shuffle: rng.shuffle(batches)
@@ -154,9 +160,14 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
 
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #1d205a48
 def _seq2seq_from_config(cfg: T2GConfig, tok) -> torch.nn.Module:
-    from transformers import BartConfig, BartForConditionalGeneration, MBartConfig, MBartForConditionalGeneration
-    arch = {"bart": (BartConfig, BartForConditionalGeneration), "mbart": (MBartConfig, MBartForConditionalGeneration)}
-    if cfg.arch not in arch: raise ConfigError(f"arch={cfg.arch!r}: a seq2seq model from a config is bart or mbart")
+    """An untrained encoder–decoder of `cfg.arch` sized by the config: `marian` (post-LayerNorm, sinusoidal
+    positions), `bart` (post-LayerNorm, learned positions) or `mbart` (pre-LayerNorm, learned positions)."""
+    from transformers import (BartConfig, BartForConditionalGeneration, MarianConfig, MarianMTModel, MBartConfig,
+                              MBartForConditionalGeneration)
+    arch = {"bart": (BartConfig, BartForConditionalGeneration), "mbart": (MBartConfig, MBartForConditionalGeneration),
+            "marian": (MarianConfig, MarianMTModel)}
+    if cfg.arch not in arch:
+        raise ConfigError(f"arch={cfg.arch!r}: a seq2seq model from a config is one of {', '.join(arch)}")
     C, M = arch[cfg.arch]
     conf = C(vocab_size=len(tok), d_model=cfg.d_model, encoder_layers=cfg.encoder_layers,
              decoder_layers=cfg.decoder_layers, encoder_attention_heads=cfg.heads, decoder_attention_heads=cfg.heads,
@@ -167,6 +178,11 @@ def _seq2seq_from_config(cfg: T2GConfig, tok) -> torch.nn.Module:
              eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.bos_token_id, forced_eos_token_id=None,
              tie_word_embeddings=True)
     return M(conf)
+
+def make_tokenizer(cfg: T2GConfig, texts: Sequence[str]):
+    "The tokenizer a from-scratch model of `cfg` learns from `texts`: BPE or word level (`cfg.tokenizer`)."
+    if cfg.tokenizer == "word": return build_word_tokenizer(texts, cfg.vocab_size)
+    return build_tokenizer(texts, cfg.vocab_size)
 
 def _is_local(path: str) -> bool:
     return Path(path).expanduser().exists()
@@ -222,27 +238,23 @@ def beam_candidates(models: Sequence[torch.nn.Module], input_ids: torch.Tensor, 
     """Beam search over encoder–decoder `models` whose next-token probabilities are averaged; every finished
     hypothesis.
 
-    A finished hypothesis scores (sum of log-probabilities) / (length ** `length_penalty`); search for a sentence
-    stops when `num_beams` hypotheses have finished (as `early_stopping=True`); at the token limit the best
-    `num_beams` candidates finish whatever their last token, and compete with those finished before (as in Hugging
-    Face's beam search). Per sentence: `(score, token ids, sum of log-probabilities)` for each finished
-    hypothesis, best score first (ties keep the order of finishing); ids without the start, ending with `eos_id`
-    when that finished them. Each member keeps a key–value cache reordered with the beams (`use_cache=False`
-    recomputes the prefix each step)."""
-    B, K = input_ids.size(0), max(1, int(num_beams))
+    The search is notebook 07's `beam_search` (scores, stopping and the token limit as documented there); per
+    sentence `(score, token ids, sum of log-probabilities)` for each finished hypothesis, best first. Each member
+    keeps a key–value cache reordered with the beams (`use_cache=False` recomputes the prefix each step)."""
+    K = max(1, int(num_beams))
     # half precision scores in float32
     dtype = torch.float64 if next(models[0].parameters()).dtype == torch.float64 else torch.float32
     enc = [m.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state.repeat_interleave(K, 0)
            for m in models]
     mask = attention_mask.repeat_interleave(K, 0)
-    seqs = torch.full((B * K, 1), start_id, dtype=torch.long, device=input_ids.device)
-    scores = torch.full((B, K), -math.inf, dtype=dtype, device=input_ids.device); scores[:, 0] = 0.0
-    finished: list[list[tuple[float, list[int], float]]] = [[] for _ in range(B)]
-    done = [False] * B
     from transformers.modeling_outputs import BaseModelOutput
     caches: list = [None] * len(models)       # each member's key–value cache, reordered with the beams
-    for t in range(max_new_tokens):
-        last = t == max_new_tokens - 1
+    def step(tokens: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        seqs = torch.from_numpy(tokens).to(input_ids.device)
+        if rows is not None:
+            idx = torch.from_numpy(rows).to(input_ids.device)
+            for c in caches:
+                if c is not None: c.reorder_cache(idx)
         logps = []
         for j, (m, e) in enumerate(zip(models, enc)):
             o = m(encoder_outputs=BaseModelOutput(last_hidden_state=e), attention_mask=mask, use_cache=use_cache,
@@ -250,36 +262,8 @@ def beam_candidates(models: Sequence[torch.nn.Module], input_ids: torch.Tensor, 
             caches[j] = o.past_key_values if use_cache else None
             logps.append(torch.log_softmax(o.logits[:, -1].to(dtype), -1))
         logp = logps[0] if len(logps) == 1 else torch.logsumexp(torch.stack(logps), 0) - math.log(len(logps))
-        for b_id in banned: logp[:, b_id] = -math.inf
-        V = logp.size(-1)
-        cand = (scores.view(-1, 1) + logp).view(B, K * V)
-        top_s, top_i = cand.topk(min(2 * K, K * V), dim=1)
-        new_rows, new_scores = [], []
-        for b in range(B):
-            rows, sc = [], []
-            if not done[b]:
-                for rank, (s, i) in enumerate(zip(top_s[b].tolist(), top_i[b].tolist())):
-                    if s == -math.inf: break
-                    beam, tokid = divmod(i, V)
-                    # at the token limit, the best K candidates finish whatever they end with
-                    if tokid == eos_id or last:
-                        if rank < K:
-                            finished[b].append((s / ((t + 1) ** length_penalty),
-                                                seqs[b * K + beam, 1:].tolist() + [tokid], s))
-                        if tokid == eos_id: continue
-                    rows.append((b * K + beam, tokid)); sc.append(s)
-                    if len(rows) == K: break
-                if len(finished[b]) >= K: done[b] = True
-            while len(rows) < K: rows.append((b * K, pad_id)); sc.append(-math.inf)
-            new_rows += rows; new_scores.append(sc)
-        if all(done): break
-        idx = torch.tensor([r for r, _ in new_rows], device=seqs.device)
-        tok_col = torch.tensor([[tk] for _, tk in new_rows], device=seqs.device)
-        seqs = torch.cat([seqs[idx], tok_col], 1)
-        for c in caches:
-            if c is not None: c.reorder_cache(idx)
-        scores = torch.tensor(new_scores, dtype=dtype, device=scores.device)
-    return [sorted(f, key=lambda x: -x[0]) for f in finished]
+        return logp.cpu().numpy()
+    return beam_search(step, input_ids.size(0), K, max_new_tokens, start_id, eos_id, pad_id, length_penalty, banned)
 
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #4cf68b85
 def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor, attention_mask: torch.Tensor,
@@ -290,33 +274,6 @@ def ensemble_generate(models: Sequence[torch.nn.Module], input_ids: torch.Tensor
     cands = beam_candidates(models, input_ids, attention_mask, num_beams, max_new_tokens, start_id, eos_id, pad_id,
                             length_penalty, banned, use_cache)
     return [c[0][1] if c else [] for c in cands]
-
-# %% ../nbs/07a_text2gloss_seq2seq.ipynb #f87ceb90
-def mbr_select(candidates: Sequence[str], logprobs: Sequence[float], metric: str = "chrf", alpha: float = 0.5) -> int:
-    """Index of the minimum-Bayes-risk choice among `candidates` (Kumar & Byrne 2004; n-best MBR as in Freitag et
-    al. 2022).
-
-    Each distinct string gets the weight softmax(alpha × log-probability) summed over its occurrences; the choice
-    maximises the expected sentence-level chrF (`chrf`) or chrF++ (`chrf++`, word bigrams too) against all
-    candidates under those weights. Ties go to the earliest candidate, so an n-best sorted by score falls back to
-    the best beam. Deterministic; `len(candidates) == 1` returns 0."""
-    if len(candidates) != len(logprobs):
-        raise ValueError(f"{len(candidates)} candidates but {len(logprobs)} log-probabilities")
-    if not candidates: raise ValueError("mbr_select needs at least one candidate")
-    if metric not in MBR_METRICS[1:]:
-        raise ConfigError(f"mbr metric {metric!r}: expected one of {', '.join(MBR_METRICS[1:])}")
-    if len(candidates) == 1: return 0
-    from sacrebleu.metrics import CHRF
-    chrf = CHRF(word_order=2 if metric == "chrf++" else 0)
-    lp = np.asarray(logprobs, dtype=np.float64) * float(alpha)
-    w = np.exp(lp - lp.max()); w /= w.sum()
-    uniq: dict[str, float] = {}
-    for c, wi in zip(candidates, w): uniq[c] = uniq.get(c, 0.0) + float(wi)
-    support = list(uniq.items())
-    utility = {c: sum(wj * (100.0 if c == r else chrf.sentence_score(c, [r]).score) for r, wj in support)
-               for c in uniq}
-    best = max(utility.values())
-    return next(i for i, c in enumerate(candidates) if utility[c] >= best - 1e-9)
 
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #a3f7fd5e
 class Seq2SeqBackend:
@@ -399,28 +356,6 @@ def _rdrop_kl(logits_a: torch.Tensor, logits_b: torch.Tensor, labels: torch.Tens
     keep = labels != -100
     return (kl * keep).sum() / keep.sum().clamp(min=1) / 2
 
-# %% ../nbs/07a_text2gloss_seq2seq.ipynb #a80eb384
-def recase_glosses(text: str, lower_prefixes: Iterable[str] = ("neg", "negalp", "poss")) -> str:
-    "Upper-case a lower-cased gloss string, keeping the known lower-case prefixes (`neg-regen` → `neg-REGEN`)."
-    keep = set(lower_prefixes)
-    out = []
-    for g in text.split():
-        head, sep, rest = g.partition("-")
-        out.append(head + sep + rest.upper() if sep and head in keep and rest else g.upper())
-    return " ".join(out)
-
-def _model_target(text: str, cfg: T2GConfig) -> str:
-    return text.lower() if cfg.direction == "text2gloss" and cfg.target_case == "lower" else text
-
-def _postprocess(texts: Sequence[str], cfg: T2GConfig) -> list[str]:
-    if cfg.direction == "text2gloss" and cfg.target_case == "lower":
-        texts = [recase_glosses(t, cfg.lower_prefixes) for t in texts]
-    if cfg.direction == "text2gloss" and cfg.postprocess == "phoenix":
-        return [gloss_string(phoenix_eval_convention(t)) for t in texts]
-    if cfg.direction == "text2gloss" and cfg.postprocess == "dgs":
-        return [gloss_string([k for k in map(gloss_key, t.split()) if k]) for t in texts]
-    return [" ".join(t.split()) for t in texts]
-
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #56fcb06a
 def native_bf16(device: str) -> bool:
     "Whether `device` computes bfloat16 natively (CUDA with bf16 support; a CPU with AVX512-BF16 or AMX)."
@@ -459,7 +394,7 @@ def _train_member(cfg: T2GConfig, k: int, tok, data: Mapping, device: str, deadl
     ids = _decoder_start(model, tok, cfg)
     rng = random.Random(cfg.seed + k)
     def make_batches(epoch: int):
-        return length_batches(lengths, cfg.batch_size, rng, shuffle=epoch >= 0)
+        return length_batches(lengths, cfg.batch_size, rng, shuffle=epoch >= 0, by_length=cfg.batching == "length")
     gen = torch.Generator().manual_seed(cfg.seed + k)
     specials = torch.tensor([t for t in (tok.pad_token_id, tok.eos_token_id, tok.bos_token_id) if t is not None])
     def step_loss(batch):
@@ -550,7 +485,7 @@ def train_seq2seq(cfg: T2GConfig, train: Sequence[Pair], dev: Sequence[Pair], de
             raise ConfigError(f"target_case='lower' cannot restore the casing of {bad[0]!r} "
                               f"(lower_prefixes={list(cfg.lower_prefixes)})")
     if cfg.pretrained: base_model, tok = load_pretrained_seq2seq(cfg, device)
-    else: tok, base_model = build_tokenizer(src + [_model_target(t, cfg) for t in tgt], cfg.vocab_size), None
+    else: tok, base_model = make_tokenizer(cfg, src + [_model_target(t, cfg) for t in tgt]), None
     t_start = time.perf_counter()
     members, reports = [], []
     workers = min(cfg.parallel, cfg.ensemble)
