@@ -573,9 +573,11 @@ ONNX_FORMAT = 1
 ONNX_OPSET = 17
 
 def _member_dirs(folder: Path) -> list[Path]:
-    members = sorted(folder.glob("member*"), key=lambda p: int(p.name[6:]) if p.name[6:].isdigit() else 0)
+    "The member folders of a model folder in member order (a DataError when there is none)."
+    members = sorted((p for p in folder.glob("member*") if p.is_dir()),
+                     key=lambda p: int(p.name[6:]) if p.name[6:].isdigit() else 0)
     if not members: raise DataError("no member*/ model folder", folder)
-    return [p for p in members if p.is_dir()]
+    return members
 
 def _session(path: Path, threads: int):
     import onnxruntime as ort
@@ -677,7 +679,6 @@ def has_onnx(folder: str | Path) -> bool:
 class OnnxBackend:
     "The members of a model folder's ONNX export behind the backend interface of `Seq2SeqBackend`."
     kind = "seq2seq"
-    engine = "onnx"
 
     def __init__(self, cfg: T2GConfig, folder: str | Path, threads: int | None = None):
         from tokenizers import Tokenizer

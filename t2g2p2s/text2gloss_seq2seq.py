@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .core import ConfigError, DataError, get_logger, seed_everything
+from .core import ConfigError, get_logger, seed_everything
 from .text2gloss_data import Pair
-from .text2gloss_config import (T2GConfig, _model_target, _postprocess, beam_search, build_tokenizer,
-                                       build_word_tokenizer, load_training_data, mbr_select, recase_glosses,
-                                       text_pairs)
+from .text2gloss_config import (T2GConfig, _member_dirs, _model_target, _postprocess, beam_search,
+                                       build_tokenizer, build_word_tokenizer, load_training_data, mbr_select,
+                                       recase_glosses, text_pairs)
 
 log = get_logger(__name__)
 
@@ -337,9 +337,7 @@ def load(cls: Seq2SeqBackend, folder: Path, cfg: T2GConfig, device: str = "cpu")
     tok = AutoTokenizer.from_pretrained(folder / "tokenizer", local_files_only=True)
     if cfg.src_lang and hasattr(tok, "src_lang"): tok.src_lang = cfg.src_lang
     if cfg.tgt_lang and hasattr(tok, "tgt_lang"): tok.tgt_lang = cfg.tgt_lang
-    members = sorted(folder.glob("member*"), key=lambda p: int(p.name[6:]) if p.name[6:].isdigit() else 0)
-    if not members: raise DataError("no member*/ model folder", folder)
-    models = [AutoModelForSeq2SeqLM.from_pretrained(p, local_files_only=True) for p in members]
+    models = [AutoModelForSeq2SeqLM.from_pretrained(p, local_files_only=True) for p in _member_dirs(folder)]
     return cls(cfg, tok, models, device)
 
 # %% ../nbs/07a_text2gloss_seq2seq.ipynb #48bead92
