@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import isal.igzip
 import isal.isal_zlib
-import msgspec
 import numpy as np
 import simdjson
 from fastcore.basics import patch
@@ -394,55 +393,6 @@ class RecordEnd(NamedTuple):
     height: int
     n_frames: int
 
-# %% ../nbs/01a_corpus_poses.ipynb #2a610eb6
-class _RawPerson(msgspec.Struct):
-    pose_keypoints_2d: msgspec.Raw = msgspec.Raw()
-    face_keypoints_2d: msgspec.Raw = msgspec.Raw()
-    hand_left_keypoints_2d: msgspec.Raw = msgspec.Raw()
-    hand_right_keypoints_2d: msgspec.Raw = msgspec.Raw()
-
-class _RawFrame(msgspec.Struct):
-    people: list[_RawPerson]
-
-_RUN_DECODER = msgspec.json.Decoder(dict[str, _RawFrame])
-_ARRAY_VALUES = np.array([3 * n for _, n in OPENPOSE_ARRAYS])
-_SIMD: list = []   # one simdjson parser per process, made on first use
-
-def _raw_arrays(frames: Iterable[_RawFrame]) -> tuple[list, list[int]]:
-    "The raw keypoint arrays of every person in order, and the number of people per frame."
-    raws, counts = [], []
-    for fr in frames:
-        counts.append(len(fr.people))
-        for p in fr.people:
-            raws += (p.pose_keypoints_2d, p.face_keypoints_2d, p.hand_left_keypoints_2d, p.hand_right_keypoints_2d)
-    return raws, counts
-
-def _parse_numbers(raws: list) -> np.ndarray | None:
-    """The raw arrays as one float32 vector, or None unless each is a flat array of exactly its number of values
-    (75, 210, 63, 63 in turn) that parse to finite float32 values with no negative confidence."""
-    joined = b"[" + b",".join(raws) + b"]"
-    u = np.frombuffer(joined, np.uint8)
-    opens, closes = np.flatnonzero(u == 91), np.flatnonzero(u == 93)
-    n = len(raws)
-    if len(opens) != n + 1 or len(closes) != n + 1: return None
-    o, c = opens[1:], closes[:-1]
-    if (c < o).any() or (o[1:] < c[:-1]).any(): return None               # nested or missing brackets
-    commas = np.flatnonzero(u == 44)
-    values = np.searchsorted(commas, c) - np.searchsorted(commas, o) + 1
-    if not np.array_equal(values, np.tile(_ARRAY_VALUES, n // 4)): return None
-    if not _SIMD: _SIMD.append(simdjson.Parser())
-    try:
-        doc = _SIMD[0].parse(joined)
-        flat = np.frombuffer(doc.as_buffer(of_type="d"), np.float64)
-        del doc
-    except (ValueError, TypeError, RuntimeError): return None            # strings, null, booleans, huge numbers
-    with np.errstate(over="ignore"): a = flat.astype(np.float32)
-    if len(a) != n // 4 * 411 or not np.isfinite(a).all(): return None
-    a = a.reshape(-1, 137, 3)
-    if (a[..., 2] < 0).any(): return None
-    a[a[..., 2] == 0, :2] = 0
-    return a
-
 # %% ../nbs/01a_corpus_poses.ipynb #3370bc71
 def _best_people(a: np.ndarray, counts: list[int]) -> np.ndarray:
     """(k, 137, 3): per frame the person with the highest mean BODY_25 confidence (the first on ties, as
@@ -456,15 +406,51 @@ def _best_people(a: np.ndarray, counts: list[int]) -> np.ndarray:
         out[i] = a[max(range(j0, j0 + counts[i]), key=lambda j: float(a[j, :25, 2].mean()))]
     return out
 
+# %% ../nbs/01a_corpus_poses.ipynb #2a610eb6
+_ARRAY_NAMES = tuple(name for name, _ in OPENPOSE_ARRAYS)
+_ARRAY_SIZES = tuple(3 * n for _, n in OPENPOSE_ARRAYS)              # values of each array: 75, 210, 63, 63
+_SIMD: list = []   # one simdjson parser per process, made on first use
+
+def _run_arrays(doc, n_frames: int) -> tuple[list, list[int]] | None:
+    """The keypoint arrays of every person of a parsed run as float64 buffers, in order, and the number of people
+    per frame; None unless every frame has a list of people with four flat arrays of exactly 75, 210, 63 and 63
+    numbers."""
+    if not isinstance(doc, simdjson.Object) or len(doc) != n_frames: return None   # a key pattern inside a value
+    bufs, counts = [], []
+    for k in doc.keys():
+        people = doc[k]["people"]
+        if not isinstance(people, simdjson.Array): return None
+        counts.append(len(people))
+        for j in range(len(people)):
+            p = people[j]
+            for name, size in zip(_ARRAY_NAMES, _ARRAY_SIZES):
+                arr = p[name]                             # its length counts elements: a nested array differs
+                if len(arr) != size: return None
+                b = arr.as_buffer(of_type="d")            # flattened doubles; strings, null, booleans raise
+                if memoryview(b).nbytes != 8 * size: return None
+                bufs.append(b)
+    return bufs, counts
+
 def _decode_run(text: str, n_frames: int) -> np.ndarray | None:
-    "The chosen poses of a run `\"N\":{...},...` of `n_frames` frames, or None when the bulk path cannot vouch."
-    try: frames = _RUN_DECODER.decode("{" + text + "}")
-    except (msgspec.DecodeError, msgspec.ValidationError): return None
-    if len(frames) != n_frames: return None                      # a key pattern inside a value, or a repeated key
-    raws, counts = _raw_arrays(frames.values())
-    if not raws: return np.zeros((n_frames, 137, 3), np.float32)
-    a = _parse_numbers(raws)
-    return None if a is None else _best_people(a, counts)
+    """The chosen poses of a run `\"N\":{...},...` of `n_frames` frames, parsed by simdjson into one buffer of
+    doubles, or None when the bulk path cannot vouch (invalid JSON, a repeated or misplaced key, a missing or nested
+    array, a wrong length, a string, a non-finite value, a negative confidence)."""
+    if not _SIMD: _SIMD.append(simdjson.Parser())
+    doc = None
+    try:
+        doc = _SIMD[0].parse(("{" + text + "}").encode())
+        got = _run_arrays(doc, n_frames)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError): return None
+    finally: doc = None                                   # the parser is reused: no proxy may outlive the call
+    if got is None: return None
+    bufs, counts = got
+    if not bufs: return np.zeros((n_frames, 137, 3), np.float32)
+    with np.errstate(over="ignore"): a = np.frombuffer(b"".join(bufs), np.float64).astype(np.float32)
+    if not np.isfinite(a).all(): return None
+    a = a.reshape(-1, 137, 3)
+    if (a[..., 2] < 0).any(): return None
+    a[a[..., 2] == 0, :2] = 0
+    return _best_people(a, counts)
 
 # %% ../nbs/01a_corpus_poses.ipynb #76af1799
 _BULK_KEY = re.compile(r'"(\d+)"[ \t\n\r]*:[ \t\n\r]*(?=\{)')

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import bisect
 import heapq
 import math
 import os
@@ -164,10 +165,8 @@ def _load_result(shard: Path, fingerprint: str) -> dict | None:
     try:
         done = read_json(shard / "done.json")
         if done.get("fingerprint") != fingerprint: return None
-        spans, sents = pd.read_parquet(shard / "spans.parquet"), pd.read_parquet(shard / "sentences.parquet")
+        spans, sents = _read_shard_tables(shard)
     except (OSError, DataError, ValueError): return None
-    for c in sents.columns:                               # list columns come back from parquet as arrays
-        if sents[c].map(lambda v: isinstance(v, np.ndarray)).any(): sents[c] = sents[c].map(lambda v: v.tolist())
     done.pop("fingerprint")
     return {**done, "spans": spans, "sentences": sents, "shard": str(shard), "resumed": True}
 
@@ -360,6 +359,47 @@ def _sentence_rows(sentences: pd.DataFrame, tokens: pd.DataFrame, spans: pd.Data
             "gloss_start_ms", "gloss_end_ms"]
     return s[cols].sort_values(["transcript_id", "start_ms", "speaker"], kind="stable").reset_index(drop=True)
 
+# %% ../nbs/05a_lexicon_build.ipynb #a7aa9694
+def _na_last(v) -> tuple:
+    "A sort key component that puts missing values (None, NaN, NA) after all others, as pandas' na_position='last'."
+    return (1, 0) if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else (0, v)
+
+def _none_if_na(v):
+    return None if _na_last(v)[0] else v
+
+def _offer_candidates(best: dict[str, list], tid: str, spans: pd.DataFrame, score: str, top_k: int) -> None:
+    "Offer a transcript's candidate spans to `best` (gloss → the `top_k` best `(key, transcript, row)`, sorted)."
+    if spans is None or not len(spans): return
+    rows = np.flatnonzero(spans.status.to_numpy(dtype=object) == "candidate")
+    if not len(rows): return
+    c = spans.iloc[rows]
+    cols = [(-c[score]).tolist(), c.start_ms.tolist(), c.speaker.tolist(), c.hand.tolist(), c.token_id.tolist()]
+    for j, g, s, t0, spk, hand, tok in zip(rows.tolist(), c.gloss.tolist(), *cols):
+        key = (_na_last(s), (0, tid), _na_last(t0), _na_last(spk), _na_last(hand), _na_last(tok), j)
+        lst = best.setdefault(g, [])
+        if len(lst) >= top_k and key >= lst[-1][0]: continue
+        bisect.insort(lst, (key, tid, j))
+        del lst[top_k:]
+
+def _read_shard_tables(shard: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "A finished shard's spans and sentences tables (list columns as lists)."
+    spans, sents = pd.read_parquet(shard / "spans.parquet"), pd.read_parquet(shard / "sentences.parquet")
+    for c in sents.columns:                               # list columns come back from parquet as arrays
+        if sents[c].map(lambda v: isinstance(v, np.ndarray)).any(): sents[c] = sents[c].map(lambda v: v.tolist())
+    return spans, sents
+
+def _concat_parquet(parts: Sequence[Path], dest: Path) -> None:
+    "Write the parquet `parts` one after another into `dest`, their schemas unified (a column's nulls take its type)."
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
+    with pq.ParquetWriter(dest, schema) as w:
+        for p in parts:
+            t = pq.read_table(p)
+            for f in schema:
+                if f.name not in t.column_names: t = t.append_column(f.name, pa.nulls(len(t), f.type))
+            w.write_table(t.select(schema.names).cast(schema))
+
 # %% ../nbs/05a_lexicon_build.ipynb #d234eade
 def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.PathLike], out: str | os.PathLike,
                   top_k: int = 3, executor: str = "process", scheduler: Any = None, n_jobs: int = 2,
@@ -386,26 +426,24 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
         tasks.append({"transcript_id": tid, "openpose": str(path), "shard_dir": str(shard_dir), "spans": g,
                       "sentences": s_t, "top_k": top_k, "score": score})
     missing_ops = sorted(set(spans.transcript_id) - {t["transcript_id"] for t in tasks})
-    results: list[dict] = []
+    done: list[dict] = []                   # per transcript: counts and problems (tables stay in the shards)
+    best: dict[str, list] = {}              # gloss -> its top_k candidates so far, as (rank key, transcript, row)
     try:
         shard_dir.mkdir(parents=True, exist_ok=True)
         for r in run_tasks(extract_transcript, tasks, executor, n_jobs, scheduler, desc="lexicon"):
-            results.append(r)
-        resumed = sum(bool(r.get("resumed")) for r in results)
-        if resumed: log.info("lexicon: %d of %d transcript(s) reused from %s", resumed, len(results), shard_dir)
-        results.sort(key=lambda r: r["transcript_id"])
-        for r in results: problems += r["problems"]
-        if results: allspans = pd.concat([r["spans"].assign(shard_path=r["shard"]) for r in results], ignore_index=True)
-        else: allspans = spans.iloc[:0].assign(status="", shard_path="", shard_offset=0, camera="", width=0, height=0,
-                                               **dict.fromkeys(QUALITY_COLUMNS, 0.0))
-        cand = allspans[allspans.status == "candidate"].copy()
-        cand["neg_score"] = -cand[score]
-        cand = cand.sort_values(["gloss", "neg_score", "transcript_id", "start_ms", "speaker", "hand", "token_id"],
-                                kind="stable", na_position="last")
-        cand["rank"] = cand.groupby("gloss", sort=False).cumcount() + 1
-        allspans.loc[cand.index[cand["rank"] > top_k], "status"] = "below_top_k"
-        allspans.loc[cand.index[cand["rank"] <= top_k], "status"] = "selected"
-        sel = cand[cand["rank"] <= top_k]
+            _offer_candidates(best, r["transcript_id"], r["spans"], score, top_k)
+            keep = {k: r[k] for k in ("transcript_id", "ok", "problems", "counts", "shard") if k in r}
+            keep["resumed"] = bool(r.get("resumed"))
+            if not r["ok"]: keep.update(spans=r["spans"], sentences=r["sentences"])   # no shard to read back
+            done.append(keep)
+            del r
+        resumed = sum(r["resumed"] for r in done)
+        if resumed: log.info("lexicon: %d of %d transcript(s) reused from %s", resumed, len(done), shard_dir)
+        done.sort(key=lambda r: r["transcript_id"])
+        for r in done: problems += r["problems"]
+        chosen: dict[str, dict[int, int]] = {}          # transcript -> row -> rank
+        for lst in best.values():
+            for rank, (_, tid, row) in enumerate(lst, 1): chosen.setdefault(tid, {})[row] = rank
         meta = {"provenance": dict(provenance or {}), "rules": dict(rules or {}),
                 "build": {"times": times, "min_frames": min_frames, "skip_categories": list(skip_categories),
                           "executor": executor, "n_jobs": n_jobs,
@@ -413,18 +451,28 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                           "cameras": CAMERA_OF_SPEAKER, "person": "highest mean BODY_25 confidence per frame"}}
         writer = LexiconWriter(out, top_k=top_k, score=score, meta=meta)
         try:
-            for r in sel.itertuples(index=False):
-                a = read_frames(Path(r.shard_path) / "glosses.f32", int(r.shard_offset), int(r.n_frames))
-                writer.add(a, r.gloss, raw_gloss=r.raw_gloss, fps=float(FPS), width=int(r.width), height=int(r.height),
-                           type=r.type,
-                           transcript_id=r.transcript_id, speaker=r.speaker, camera=r.camera, hand=r.hand,
-                           token_id=r.token_id, start_ms=int(r.start_ms), end_ms=int(r.end_ms), source="dgs-korpus",
-                           **{c: float(getattr(r, c)) for c in QUALITY_COLUMNS})
-            n_sent = n_sent_frames = 0
-            for r in results:
-                s = r["sentences"]
-                if s is None or not len(s): continue
-                for row in s[s.status == "stored"].itertuples(index=False):
+            parts = writer.tmp / ".candidates"; parts.mkdir()
+            status_counts: dict[str, int] = {}
+            n_sent = n_sent_frames = span_frames = 0
+            records: dict[tuple, dict] = {}             # (transcript, row) -> the chosen span's columns
+            # one transcript at a time: final statuses, candidate table part, sentences, the chosen spans' columns
+            for i, r in enumerate(done):
+                tid = r["transcript_id"]
+                sp, se = (r["spans"], r["sentences"]) if not r["ok"] else _read_shard_tables(Path(r["shard"]))
+                st = sp.status.to_numpy(dtype=object).copy()
+                picked = chosen.get(tid, {})
+                cand_rows = np.flatnonzero(st == "candidate")
+                st[cand_rows] = ["selected" if j in picked else "below_top_k" for j in cand_rows]
+                sp = sp.assign(status=st)
+                if picked:
+                    rows = sorted(picked)
+                    for j, rec in zip(rows, sp.iloc[rows].to_dict("records")):
+                        records[(tid, j)] = dict(rec, shard_path=r["shard"])
+                for k, v in sp.status.value_counts().items(): status_counts[str(k)] = status_counts.get(str(k), 0) + int(v)
+                span_frames += int(sp.loc[~sp.status.isin(["file_error", "missing_camera"]), "n_frames"].sum())
+                sp.drop(columns=["shard_offset"], errors="ignore").to_parquet(parts / f"{i:06d}.parquet", index=False)
+                if se is None or not len(se): continue
+                for row in se[se.status == "stored"].itertuples(index=False):
                     a = read_frames(Path(r["shard"]) / "sentences.f32", int(row.shard_offset), int(row.length))
                     writer.add_sentence(a, row.sentence_id,
                                         transcript_id=row.transcript_id, speaker=row.speaker, camera=row.camera,
@@ -434,24 +482,36 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                                         end_ms=int(row.end_ms), first_frame=int(row.first_frame), fps=float(FPS),
                                         width=int(row.width), height=int(row.height))
                     n_sent += 1; n_sent_frames += int(row.length)
-            cands = allspans.drop(columns=["shard_path", "shard_offset"], errors="ignore")
-            with atomic_path(writer.tmp / "candidates.parquet") as p: cands.to_parquet(p, index=False)
-            status_counts = {str(k): int(v) for k, v in allspans.status.value_counts().sort_index().items()}
+            lex_frames = 0
+            for g in sorted(best):                      # entries in rank order: gloss, then its rank
+                for _, tid, j in best[g]:
+                    r = records[(tid, j)]
+                    a = read_frames(Path(r["shard_path"]) / "glosses.f32", int(r["shard_offset"]), int(r["n_frames"]))
+                    writer.add(a, r["gloss"], raw_gloss=r["raw_gloss"], fps=float(FPS), width=int(r["width"]),
+                               height=int(r["height"]), type=r["type"], transcript_id=r["transcript_id"],
+                               speaker=r["speaker"], camera=r["camera"], hand=_none_if_na(r["hand"]),
+                               token_id=r["token_id"], start_ms=int(r["start_ms"]), end_ms=int(r["end_ms"]),
+                               source="dgs-korpus", **{c: float(r[c]) for c in QUALITY_COLUMNS})
+                    lex_frames += int(r["n_frames"])
+            with atomic_path(writer.tmp / "candidates.parquet") as p:
+                if done: _concat_parquet(sorted(parts.glob("*.parquet")), p)
+                else:
+                    spans.iloc[:0].assign(status="", camera="", width=0, height=0,
+                                          **dict.fromkeys(QUALITY_COLUMNS, 0.0)).to_parquet(p, index=False)
+            shutil.rmtree(parts)
             for tid in missing_ops:
                 status_counts["no_openpose"] = (status_counts.get("no_openpose", 0)
                                                 + int((spans.transcript_id == tid).sum()))
-            lex_frames = int(sel.n_frames.sum())
+            status_counts = dict(sorted(status_counts.items()))
             report = BuildReport(
                 out=str(out), n_transcripts=int(spans.transcript_id.nunique()),
-                transcripts_failed=sorted({r["transcript_id"] for r in results if not r["ok"]} | set(missing_ops)),
-                problems=problems, span_counts=span_counts, status_counts=status_counts, n_entries=len(sel),
-                n_glosses=int(sel.gloss.nunique()), lexicon_frames=lex_frames, lexicon_bytes=lex_frames * FRAME_BYTES,
-                n_sentences=n_sent, sentence_frames=n_sent_frames,
-                raw_bytes=int(sum(r["counts"]["raw_bytes"] for r in results)),
-                raw_json_bytes=int(sum(r["counts"]["raw_json_bytes"] for r in results)),
-                raw_frames=int(sum(r["counts"]["raw_frames"] for r in results)),
-                span_frames=int(allspans.loc[~allspans.status.isin(["file_error", "missing_camera"]),
-                                             "n_frames"].sum()),
+                transcripts_failed=sorted({r["transcript_id"] for r in done if not r["ok"]} | set(missing_ops)),
+                problems=problems, span_counts=span_counts, status_counts=status_counts, n_entries=len(records),
+                n_glosses=sum(1 for g in best if best[g]), lexicon_frames=lex_frames,
+                lexicon_bytes=lex_frames * FRAME_BYTES, n_sentences=n_sent, sentence_frames=n_sent_frames,
+                raw_bytes=int(sum(r["counts"]["raw_bytes"] for r in done)),
+                raw_json_bytes=int(sum(r["counts"]["raw_json_bytes"] for r in done)),
+                raw_frames=int(sum(r["counts"]["raw_frames"] for r in done)), span_frames=span_frames,
                 seconds=0.0, settings={"top_k": top_k, "score": score, "times": times, "min_frames": min_frames,
                                        "executor": executor, "n_jobs": n_jobs})
             report.seconds = round(time.perf_counter() - t0, 3)

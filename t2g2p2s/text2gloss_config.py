@@ -256,14 +256,16 @@ def from_dict(cls: T2GConfig, d: Mapping[str, Any], where: str = "config") -> "T
 # %% ../nbs/07_text2gloss_config.ipynb #ecd5765f
 PRESETS: dict[str, dict] = {
     # PHOENIX-2014T on 2 CPU cores in ≤ 60 min: two post-LN Marian members (word-level vocabulary, glosses as in
-    # the dev/test convention, mixed-length batches) trained side by side, best checkpoints averaged, ensemble beam
-    # search. Measured 2026-12-04 on 2 cores: dev BLEU-4 24.61 (31 epochs per member, 55.5 min wall including the
-    # evaluation; bench/results/text2gloss-phoenix-cpu-2core.json); what each choice is worth: 07c's ablation
+    # the dev/test convention, mixed-length batches of 32, a linear decay fitted to the time budget, at most 30
+    # epochs) trained side by side, best checkpoints averaged, ensemble beam search. Measured 2026-12-04 on 2 cores:
+    # dev BLEU-4 24.77 (29 and 30 epochs, 49.4 min wall including the evaluation; 35 epochs in 57 min: 23.89;
+    # bench/results/text2gloss-phoenix-cpu-2core.json), below the bar of 25; each choice: 07c's ablation
     "phoenix-cpu": dict(backend="seq2seq", arch="marian", tokenizer="word", vocab_size=0, d_model=256,
                         encoder_layers=3, decoder_layers=3, heads=4, ffn_dim=1024, dropout=0.3, attention_dropout=0.0,
-                        activation_dropout=0.0, target_case="keep", epochs=80, batch_size=64, batching="random",
-                        lr=1e-3, warmup_steps=400, schedule="inverse_sqrt", weight_decay=0.01, label_smoothing=0.1,
-                        word_dropout=0.0, amp="none", eval_from=10, eval_every=2, patience=0, average_best=4,
+                        activation_dropout=0.0, target_case="keep", epochs=30, batch_size=32, batching="random",
+                        lr=1e-3, warmup_steps=500, schedule="linear", fit_schedule=True, weight_decay=0.01,
+                        label_smoothing=0.1, word_dropout=0.0, amp="none", eval_from=12, eval_every=2, patience=0,
+                        average_best=4,
                         ensemble=2, parallel=2, threads=2, max_minutes=55, num_beams=5),
     # the small version for the sample profile and CI: a few minutes, far below the full numbers
     "phoenix-sample": dict(backend="seq2seq", arch="mbart", vocab_size=2000, d_model=128, encoder_layers=2,

@@ -82,18 +82,23 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
 
     With `cfg.fit_schedule`, a `deadline` and the linear schedule, the number of epochs is re-planned after every
     epoch from the measured seconds per epoch and per evaluation: when fewer than `cfg.epochs` fit, the linear
-    decay is shortened to end (at zero) with the last epoch that fits, so a slower machine gets an annealed model
-    instead of one cut off at a high learning rate. The plan only ever shrinks."""
+    decay is aimed to end (at zero) with the last epoch that fits, so a slower machine gets an annealed model
+    instead of one cut off at a high learning rate. The plan follows the measurements both ways (never beyond
+    `cfg.epochs`: the first evaluations are estimated until one is timed), and each change re-aims the decay from the
+    current learning rate, so the rate never jumps and never rises."""
     params = [p for p in model.parameters() if p.requires_grad]
     if not params: raise ConfigError("train_loop: the model has no trainable parameters")
     decay = [p for p in params if p.dim() >= 2]; no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
     per_epoch = math.ceil(len(make_batches(-1)) / cfg.grad_accum)
-    plan = {"epochs": cfg.epochs, "total": per_epoch * cfg.epochs}
+    plan = {"epochs": cfg.epochs, "total": per_epoch * cfg.epochs, "from": None}   # from: (step, factor) re-aimed
     fit = bool(cfg.fit_schedule and deadline is not None and cfg.schedule == "linear")
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, cfg.schedule,
-                                                                       plan["total"]))
+    def factor(step: int) -> float:
+        a = plan["from"]
+        if a is None or step < a[0]: return lr_factor(step, cfg.warmup_steps, cfg.schedule, plan["total"])
+        return a[1] * max(0.0, (plan["total"] - step - 1) / max(1, plan["total"] - a[0] - 1))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
     def is_eval_epoch(e: int) -> bool:
         return evaluate is not None and e >= cfg.eval_from and (e - cfg.eval_from) % cfg.eval_every == 0
     train_s, eval_s, n_eval = 0.0, 0.0, 0
@@ -143,11 +148,13 @@ def train_loop(model: torch.nn.Module, n_examples: int, make_batches: Callable[[
             per_eval = eval_s / n_eval if n_eval else (0.3 * per_train if evaluate is not None else 0.0)
             # keep room for the last epoch's evaluation
             left, e = deadline - time.perf_counter() - per_eval, epoch + 1
-            while e < plan["epochs"]:
+            while e < cfg.epochs:
                 left -= per_train + (per_eval if is_eval_epoch(e) else 0.0)
                 if left < 0: break
                 e += 1
-            if e < plan["epochs"]:
+            if e != plan["epochs"]:
+                now = sched.last_epoch                     # the next optimiser step; its rate stays as it is
+                if now >= cfg.warmup_steps: plan["from"] = (now, factor(now))
                 plan.update(epochs=e, total=per_epoch * e)
                 rec["planned_epochs"] = e
                 log.info("%s: %d of %d epochs fit the time budget; the linear decay now ends at epoch %d",

@@ -387,3 +387,28 @@ def test_build_command_without_sentences_and_its_errors(corpus, tmp_path, capsys
     capsys.readouterr()
     assert run_command("lexicon build", ["--transcripts", str(tdir), "--out", str(tmp_path / "x")]) == 2
     assert "t2g2p2s lexicon build: error:" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_corpus_wide_choice_equals_one_global_sort():
+    """The top_k per gloss chosen transcript by transcript (in any order, holding top_k per gloss) equals the choice of
+    one sort of all candidates (gloss, score descending, transcript, start, speaker, hand, token; missing last)."""
+    from t2g2p2s.lexicon_build import _offer_candidates
+    rng = np.random.default_rng(0)
+    tables = {}
+    for t in range(6):
+        n = 40
+        tables[f"T{t}"] = pd.DataFrame({
+            "gloss": rng.choice(["A", "B", "C", "D"], n), "quality": rng.choice([0.1, 0.5, 0.5, 0.9, np.nan], n),
+            "start_ms": rng.choice([0, 100, 200], n), "speaker": rng.choice(["A", "B"], n),
+            "hand": rng.choice(np.array(["r", "l", None], dtype=object), n), "token_id": [f"t{i}" for i in range(n)],
+            "status": rng.choice(["candidate", "candidate", "below_local_top_k", "no_frames"], n)})
+    allc = pd.concat([d.assign(transcript_id=t, row=np.arange(len(d))) for t, d in sorted(tables.items())],
+                     ignore_index=True)
+    c = allc[allc.status == "candidate"].assign(neg=lambda d: -d.quality)
+    c = c.sort_values(["gloss", "neg", "transcript_id", "start_ms", "speaker", "hand", "token_id"], kind="stable",
+                      na_position="last")
+    want = {g: list(zip(d.transcript_id, d.row))[:3] for g, d in c.groupby("gloss", sort=True)}
+    for order in (sorted(tables), sorted(tables, reverse=True), list(rng.permutation(sorted(tables)))):
+        best: dict = {}
+        for t in order: _offer_candidates(best, t, tables[t], "quality", 3)
+        assert {g: [(t, j) for _, t, j in lst] for g, lst in best.items()} == want

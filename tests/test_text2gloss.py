@@ -207,9 +207,8 @@ def test_bf16_autocast_and_word_dropout_train_deterministically(tmp_path):
             C.load_config("phoenix-sample", **bad)
 
 
-@pytest.mark.parametrize("fit", [True, False])
-def test_fit_schedule_ends_the_linear_decay_within_the_budget(monkeypatch, fit):
-    "A fake clock (1 s per step and per evaluation, a 100 s budget): the fitted plan ends at lr 0, the plain one is cut off."
+def _fake_clock_training(monkeypatch, eval_cost: float, deadline: float, **cfg_overrides):
+    "train_loop on a tiny model under a fake clock: 1 s per step (5 per epoch), `eval_cost` s per evaluation."
     clock = {"t": 1000.0}
     monkeypatch.setattr(S.time, "perf_counter", lambda: clock["t"])
     torch.manual_seed(0)
@@ -219,18 +218,37 @@ def test_fit_schedule_ends_the_linear_decay_within_the_budget(monkeypatch, fit):
         clock["t"] += 1.0
         return model(x).pow(2).mean()
     def evaluate():
-        clock["t"] += 1.0
+        clock["t"] += eval_cost
         with torch.no_grad(): return -float(model(x).pow(2).mean())
-    cfg = C.load_config("phoenix-sample", epochs=50, schedule="linear", warmup_steps=0, eval_from=0, eval_every=1,
-                        patience=0, grad_accum=1, lr=0.01, fit_schedule=fit)
-    rep = S.train_loop(model, 5, lambda epoch: [[i] for i in range(5)], step_loss, cfg, evaluate, deadline=1100.0)
+    cfg = C.load_config("phoenix-sample", epochs=50, schedule="linear", patience=0, grad_accum=1, lr=0.01,
+                        **cfg_overrides)
+    rep = S.train_loop(model, 5, lambda epoch: [[i] for i in range(5)], step_loss, cfg, evaluate, deadline=deadline)
+    return rep, cfg, clock["t"]
+
+
+@pytest.mark.parametrize("fit", [True, False])
+def test_fit_schedule_ends_the_linear_decay_within_the_budget(monkeypatch, fit):
+    "A fake clock (1 s per step and per evaluation, a 100 s budget): the fitted plan ends at lr 0, the plain one is cut off."
+    rep, cfg, t = _fake_clock_training(monkeypatch, 1.0, 1100.0, warmup_steps=0, eval_from=0, eval_every=1,
+                                       fit_schedule=fit)
     h = rep["history"]
     if fit:
         assert 10 <= rep["planned_epochs"] == len(h) < 50 and "fitted" in rep["stopped"]
-        assert h[-1]["lr"] == 0.0 and "dev" in h[-1] and clock["t"] <= 1100.0
+        assert h[-1]["lr"] == 0.0 and "dev" in h[-1] and t <= 1100.0
         assert [r["lr"] for r in h] == sorted((r["lr"] for r in h), reverse=True)
     else:
         assert rep["planned_epochs"] == 50 and rep["stopped"] == "time budget" and h[-1]["lr"] > 0.5 * cfg.lr
+
+
+def test_fit_schedule_plan_grows_when_evaluations_are_cheaper_than_estimated(monkeypatch):
+    "Evaluations from epoch 10 cost 0.1 s (estimated 1.5 s before the first): the plan grows, the rate never rises."
+    rep, _, t = _fake_clock_training(monkeypatch, 0.1, 1150.0, warmup_steps=3, eval_from=10, eval_every=2,
+                                     fit_schedule=True)
+    h = rep["history"]
+    plans = [r["planned_epochs"] for r in h if "planned_epochs" in r]
+    assert max(plans) > plans[0] and rep["planned_epochs"] == len(h) == 29 and t <= 1150.0
+    lrs = [r["lr"] for r in h]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] == 0.0 and "dev" in h[-1]
 
 
 def test_translit_source_spells_umlauts_like_phoenix_glosses():
