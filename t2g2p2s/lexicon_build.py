@@ -364,9 +364,6 @@ def _na_last(v) -> tuple:
     "A sort key component that puts missing values (None, NaN, NA) after all others, as pandas' na_position='last'."
     return (1, 0) if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else (0, v)
 
-def _none_if_na(v):
-    return None if _na_last(v)[0] else v
-
 def _offer_candidates(best: dict[str, list], tid: str, spans: pd.DataFrame, score: str, top_k: int) -> None:
     "Offer a transcript's candidate spans to `best` (gloss → the `top_k` best `(key, transcript, row)`, sorted)."
     if spans is None or not len(spans): return
@@ -441,9 +438,9 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
         if resumed: log.info("lexicon: %d of %d transcript(s) reused from %s", resumed, len(done), shard_dir)
         done.sort(key=lambda r: r["transcript_id"])
         for r in done: problems += r["problems"]
-        chosen: dict[str, dict[int, int]] = {}          # transcript -> row -> rank
+        chosen: dict[str, set[int]] = {}                # transcript -> its rows among the global top-k
         for lst in best.values():
-            for rank, (_, tid, row) in enumerate(lst, 1): chosen.setdefault(tid, {})[row] = rank
+            for _, tid, row in lst: chosen.setdefault(tid, set()).add(row)
         meta = {"provenance": dict(provenance or {}), "rules": dict(rules or {}),
                 "build": {"times": times, "min_frames": min_frames, "skip_categories": list(skip_categories),
                           "executor": executor, "n_jobs": n_jobs,
@@ -460,7 +457,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                 tid = r["transcript_id"]
                 sp, se = (r["spans"], r["sentences"]) if not r["ok"] else _read_shard_tables(Path(r["shard"]))
                 st = sp.status.to_numpy(dtype=object).copy()
-                picked = chosen.get(tid, {})
+                picked = chosen.get(tid, set())
                 cand_rows = np.flatnonzero(st == "candidate")
                 st[cand_rows] = ["selected" if j in picked else "below_top_k" for j in cand_rows]
                 sp = sp.assign(status=st)
@@ -489,7 +486,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                     a = read_frames(Path(r["shard_path"]) / "glosses.f32", int(r["shard_offset"]), int(r["n_frames"]))
                     writer.add(a, r["gloss"], raw_gloss=r["raw_gloss"], fps=float(FPS), width=int(r["width"]),
                                height=int(r["height"]), type=r["type"], transcript_id=r["transcript_id"],
-                               speaker=r["speaker"], camera=r["camera"], hand=_none_if_na(r["hand"]),
+                               speaker=r["speaker"], camera=r["camera"], hand=r["hand"],
                                token_id=r["token_id"], start_ms=int(r["start_ms"]), end_ms=int(r["end_ms"]),
                                source="dgs-korpus", **{c: float(r[c]) for c in QUALITY_COLUMNS})
                     lex_frames += int(r["n_frames"])
