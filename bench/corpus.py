@@ -13,8 +13,9 @@ For each scale it
    a stage finished earlier keeps the figures of the run that finished it), and a finished scale is not run again;
 3. measures the lexicon build in single processes on the scale's scraped files: our streaming build of all
    transcripts, and on the same two smallest transcripts the baseline (each wrapper read whole with `json.loads`,
-   then the same extraction: span frames, person choice, quality, top-k; thesis-spec §2.6) and ours. Frames/s
-   counts the a1 + b1 frames read; peak memory is the process's peak RSS (VmHWM).
+   then the same extraction of the gloss spans: span frames, person choice, quality, top-k; thesis-spec §2.6), ours
+   doing that same work (gloss spans only) and ours whole (spans and sentence sequences, the lexicon store written).
+   Frames/s counts the a1 + b1 frames read; peak memory is the process's peak RSS (VmHWM).
 
 Then it prints time and peak memory per stage and scale, a linear fit of time over the number of transcripts with
 its extrapolation to the real corpus (400 transcripts; the Text2Gloss stage is capped by its time budget and does
@@ -92,12 +93,13 @@ def _scale_inputs(data: Path, only: list[str] | None):
     return toks, sents, ops
 
 
-def run_ours(data: Path, only: list[str] | None) -> dict:
+def run_ours(data: Path, only: list[str] | None, with_sentences: bool = True) -> dict:
+    "Our build; `with_sentences=False` cuts the gloss spans only, the work the baseline does."
     from t2g2p2s.lexicon_build import build_lexicon
     toks, sents, ops = _scale_inputs(data, only)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=data) as d:
-        rep = build_lexicon(toks, ops, Path(d) / "lex", executor="serial", sentences=sents)
+        rep = build_lexicon(toks, ops, Path(d) / "lex", executor="serial", sentences=sents if with_sentences else None)
     return {"seconds": time.perf_counter() - t0, "raw_frames": rep.raw_frames, "entries": rep.n_entries,
             "transcripts": len(ops), "peak_mb": peak_rss_mb()}
 
@@ -145,6 +147,17 @@ def child(variant: str, data: Path, only: list[str] | None) -> dict:
     return out
 
 
+def lexicon_runs(data: Path) -> dict:
+    """The lexicon build in single processes on one scale's files: ours on all transcripts (spans and sentences), and
+    on the two smallest transcripts the baseline, ours doing the baseline's work (gloss spans only) and ours whole."""
+    sizes = sorted((p.stat().st_size, p.name.split("_")[0]) for p in (data / "raw").rglob("*_openpose.json.gz"))
+    two = [t for _, t in sizes[:2]]
+    return {"ours, all transcripts": child("ours", data, None),
+            "ours, 2 smallest": child("ours", data, two),
+            "ours, 2 smallest, spans only": child("ours-spans", data, two),
+            "baseline, 2 smallest": child("baseline", data, two)}
+
+
 # ---------------------------------------------------------------- one scale
 
 def rehearse(scale: str, root: Path, lexicon_only: bool, t2g_minutes: float | None = None) -> dict:
@@ -178,11 +191,7 @@ def rehearse(scale: str, root: Path, lexicon_only: bool, t2g_minutes: float | No
                                                    "peak_mb": r.get("peak_rss_mb") or r.get("earlier_peak_rss_mb"),
                                                    "status": r["status"]} for r in m["notebooks"]}
     print(f"== scale {scale}: lexicon build per process", flush=True)
-    sizes = sorted((p.stat().st_size, p.name.split("_")[0]) for p in (data / "raw").rglob("*_openpose.json.gz"))
-    two = [t for _, t in sizes[:2]]
-    res["lexicon"] = {"ours, all transcripts": child("ours", data, None),
-                      "ours, 2 smallest": child("ours", data, two),
-                      "baseline, 2 smallest": child("baseline", data, two)}
+    res["lexicon"] = lexicon_runs(data)
     return res
 
 
@@ -227,12 +236,16 @@ def report(results: list[dict]) -> dict:
     for r in results:
         lx = r["lexicon"]
         base, two, allr = lx["baseline, 2 smallest"], lx["ours, 2 smallest"], lx["ours, all transcripts"]
+        same = lx.get("ours, 2 smallest, spans only")
         ratios[r["scale"]] = {"same files": two["frames_per_s"] / base["frames_per_s"],
                               "all transcripts vs baseline": allr["frames_per_s"] / base["frames_per_s"]}
+        if same: ratios[r["scale"]]["same files, same work"] = same["frames_per_s"] / base["frames_per_s"]
         print(f"  {r['scale']:>5}: baseline {base['frames_per_s']:8.0f} fr/s {base['peak_mb']:7.0f} MB | ours (same 2) "
               f"{two['frames_per_s']:8.0f} fr/s {two['peak_mb']:5.0f} MB | ours (all {allr['transcripts']}) "
               f"{allr['frames_per_s']:8.0f} fr/s {allr['peak_mb']:5.0f} MB | ratio same files "
-              f"{ratios[r['scale']]['same files']:.1f}×")
+              f"{ratios[r['scale']]['same files']:.1f}×"
+              + (f", same files and work (spans only, {same['frames_per_s']:.0f} fr/s) "
+                 f"{ratios[r['scale']]['same files, same work']:.1f}×" if same else ""))
     peaks = [r["lexicon"]["ours, all transcripts"]["peak_mb"] for r in results]
     print(f"  ours, peak MB over the scales: {', '.join(f'{p:.0f}' for p in peaks)} "
           f"(largest / smallest {max(peaks) / min(peaks):.2f}; transcripts {ns.max() / ns.min():.0f}×)")
@@ -248,18 +261,42 @@ def main(argv=None) -> int:
     ap.add_argument("--t2g-minutes", type=float, default=None,
                     help="Text2Gloss budget per re-split at every scale but the largest (default: the profile's); the "
                          "stage is capped by its budget, not by the corpus, so its extrapolation is the largest scale's")
-    ap.add_argument("--child", choices=("ours", "baseline"), help=argparse.SUPPRESS)
+    ap.add_argument("--lexicon-runs", metavar="OUT", default=None,
+                    help="only the per-process lexicon build (part 3) on scales already rehearsed under --root; "
+                         "results to OUT (e.g. bench/results/corpus-lexicon-2core.json)")
+    ap.add_argument("--child", choices=("ours", "ours-spans", "baseline"), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--only", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
         only = a.only.split(",") if a.only else None
-        res = run_ours(Path(a.data), only) if a.child == "ours" else run_baseline(Path(a.data), only)
+        res = (run_baseline(Path(a.data), only) if a.child == "baseline"
+               else run_ours(Path(a.data), only, with_sentences=a.child == "ours"))
         print(json.dumps(res))
         return 0
     root = Path(a.root)
     scales = [s.strip() for s in a.scales.split(",") if s.strip()]
     scales.sort(key=lambda s: float(fractions.Fraction(s)))
+    if a.lexicon_runs:
+        out, runs = Path(a.lexicon_runs), {}
+        for s in scales:
+            data = root / s.replace("/", "-") / "data"
+            if not (data / "raw").is_dir(): raise SystemExit(f"{data / 'raw'}: scale {s} not rehearsed yet")
+            print(f"== scale {s}: lexicon build per process", flush=True)
+            runs[s] = lexicon_runs(data)
+            base = runs[s]["baseline, 2 smallest"]["frames_per_s"]
+            for k, v in runs[s].items():
+                print(f"  {k:30s} {v['frames_per_s']:8.0f} fr/s ({v['frames_per_s'] / base:5.1f}×) {v['peak_mb']:6.0f} MB",
+                      flush=True)
+        peaks = [runs[s]["ours, all transcripts"]["peak_mb"] for s in scales]
+        print(f"ours, all transcripts: peak MB {', '.join(f'{p:.0f}' for p in peaks)} (largest / smallest "
+              f"{max(peaks) / min(peaks):.2f})")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"what": " ".join(lexicon_runs.__doc__.split()),
+                                   "command": "python bench/corpus.py --lexicon-runs " + str(out),
+                                   "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"), "scales": runs},
+                                  indent=1) + "\n")
+        return 0
     results = [rehearse(s, root, a.lexicon_only, a.t2g_minutes if s != scales[-1] else None) for s in scales]
     summary = report(results)
     (root / "results.json").write_text(json.dumps({"results": results, **summary}, indent=1, default=float))

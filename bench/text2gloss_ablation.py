@@ -5,8 +5,8 @@ Marian built from a config, word-level vocabulary, targets in the dev convention
 64, inverse-square-root decay, no word dropout; `REFERENCE` pins what has changed in the preset since: it now uses
 the batch-32 row with a linear decay fitted to its time budget); every other run changes one thing back to what the earlier preset's members used (pre-LN mBART or post-LN
 BART with learned positions, a 3,000-piece BPE vocabulary, lower-cased targets, batch 32 with linear decay, word
-dropout 0.1, batches grouped by length), and the last run is the earlier member itself (all changes at once, 2+2
-layers). Every run trains for the same number of epochs from the same seed, keeps the epoch with the best greedy
+dropout 0.1, batches grouped by length), then the earlier member itself (all changes at once, 2+2 layers); the last
+two runs add one thing to the batch-32 row instead (lemmatised source words, bfloat16 autocast). Every run trains for the same number of epochs from the same seed, keeps the epoch with the best greedy
 dev BLEU-4 and decodes the whole dev split with beam 5 (the protocol of notebook 07).
 
 Runs go two at a time in one-thread processes (one per core); each finished run is written to `--out` at once,
@@ -46,6 +46,11 @@ RUNS = [
      dict(arch="mbart", tokenizer="bpe", vocab_size=3000, target_case="lower", batch_size=32, warmup_steps=500,
           schedule="linear", word_dropout=0.1, batching="length", encoder_layers=2, decoder_layers=2,
           attention_dropout=0.1, activation_dropout=0.1)),
+    # on top of the preset's row (batch 32, linear decay): what more could be added to it
+    ("lemma", "batch32-linear + source words lemmatised (simplemma)",
+     dict(batch_size=32, warmup_steps=500, schedule="linear", lemmatize_source=True)),
+    ("bf16", "batch32-linear + bfloat16 autocast of the training forward pass",
+     dict(batch_size=32, warmup_steps=500, schedule="linear", amp="bf16")),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import bisect
+import ctypes
 import heapq
 import math
 import os
@@ -32,8 +33,8 @@ from .lexicon import (FRAME_BYTES, FRAME_DTYPE, N_POINTS, QUALITY_COLUMNS, Lexic
 # %% auto #0
 __all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'SHARD_FORMAT', 'BUCKETS',
            'find_openpose_files', 'span_frames', 'candidate_spans', 'choose_person', 'gzip_isize', 'task_fingerprint',
-           'extract_transcript', 'BuildReport', 'build_lexicon', 'make_lexicon', 'frequency_buckets', 'size_reduction',
-           'build_cmd']
+           'release_free_memory', 'extract_transcript', 'BuildReport', 'build_lexicon', 'make_lexicon',
+           'frequency_buckets', 'size_reduction', 'build_cmd']
 
 # %% ../nbs/05a_lexicon_build.ipynb #f4fe1ee3
 log = get_logger(__name__)
@@ -170,11 +171,29 @@ def _load_result(shard: Path, fingerprint: str) -> dict | None:
     done.pop("fingerprint")
     return {**done, "spans": spans, "sentences": sents, "shard": str(shard), "resumed": True}
 
+_TRIM: list = []   # glibc's malloc_trim, looked up once per process ([None] where there is none)
+
+def release_free_memory() -> bool:
+    """Hand the free pages of the C heap back to the system (glibc's `malloc_trim(0)`); False where the C library
+    has no such call. A transcript's large buffers (text chunks, parsed runs, pose windows) are freed when it is
+    done, but glibc keeps freed heap pages resident, and the heap fragments: without this, a process's peak memory
+    creeps up with the number of transcripts it has read (measured in `bench/corpus.py`)."""
+    if not _TRIM:
+        try: _TRIM.append(ctypes.CDLL(None).malloc_trim)
+        except (OSError, AttributeError): _TRIM.append(None)
+    if _TRIM[0] is None: return False
+    _TRIM[0](0)
+    return True
+
 def extract_transcript(task: Mapping[str, Any]) -> dict:
     """Stream one transcript's wrapper and cut its spans and sentences into a shard folder (see above), or reuse
     the shard's finished result. `task`: transcript_id, openpose, shard_dir, spans (DataFrame of `candidate_spans`),
     sentences (DataFrame or None), top_k, score. Returns the spans and sentences with status, shard offsets and
-    quality, the problems and counts."""
+    quality, the problems and counts. The freed heap goes back to the system afterwards (`release_free_memory`)."""
+    try: return _extract_transcript(task)
+    finally: release_free_memory()
+
+def _extract_transcript(task: Mapping[str, Any]) -> dict:
     tid, path = str(task["transcript_id"]), Path(task["openpose"])
     shard = Path(task["shard_dir"]) / safe_name(tid)
     spans = task["spans"].reset_index(drop=True).copy()
@@ -451,7 +470,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
             parts = writer.tmp / ".candidates"; parts.mkdir()
             status_counts: dict[str, int] = {}
             n_sent = n_sent_frames = span_frames = 0
-            records: dict[tuple, dict] = {}             # (transcript, row) -> the chosen span's columns
+            picked_parts: list[pd.DataFrame] = []        # the chosen spans' rows, a small table per transcript
             # one transcript at a time: final statuses, candidate table part, sentences, the chosen spans' columns
             for i, r in enumerate(done):
                 tid = r["transcript_id"]
@@ -463,8 +482,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                 sp = sp.assign(status=st)
                 if picked:
                     rows = sorted(picked)
-                    for j, rec in zip(rows, sp.iloc[rows].to_dict("records")):
-                        records[(tid, j)] = dict(rec, shard_path=r["shard"])
+                    picked_parts.append(sp.iloc[rows].assign(_row=rows, _shard=r["shard"]))
                 for k, v in sp.status.value_counts().items(): status_counts[str(k)] = status_counts.get(str(k), 0) + int(v)
                 span_frames += int(sp.loc[~sp.status.isin(["file_error", "missing_camera"]), "n_frames"].sum())
                 sp.drop(columns=["shard_offset"], errors="ignore").to_parquet(parts / f"{i:06d}.parquet", index=False)
@@ -479,17 +497,20 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                                         end_ms=int(row.end_ms), first_frame=int(row.first_frame), fps=float(FPS),
                                         width=int(row.width), height=int(row.height))
                     n_sent += 1; n_sent_frames += int(row.length)
-            lex_frames = 0
-            for g in sorted(best):                      # entries in rank order: gloss, then its rank
-                for _, tid, j in best[g]:
-                    r = records[(tid, j)]
-                    a = read_frames(Path(r["shard_path"]) / "glosses.f32", int(r["shard_offset"]), int(r["n_frames"]))
+            lex_frames = n_entries = 0
+            table = pd.concat(picked_parts, ignore_index=True) if picked_parts else pd.DataFrame()
+            del picked_parts
+            at = {(t, j): i for i, (t, j) in enumerate(zip(table.get("transcript_id", []), table.get("_row", [])))}
+            order = [at[(tid, j)] for g in sorted(best) for _, tid, j in best[g]]   # gloss, then its rank
+            for s0 in range(0, len(order), 512):        # a few hundred rows as dicts at a time
+                for r in table.iloc[order[s0:s0 + 512]].to_dict("records"):
+                    a = read_frames(Path(r["_shard"]) / "glosses.f32", int(r["shard_offset"]), int(r["n_frames"]))
                     writer.add(a, r["gloss"], raw_gloss=r["raw_gloss"], fps=float(FPS), width=int(r["width"]),
                                height=int(r["height"]), type=r["type"], transcript_id=r["transcript_id"],
                                speaker=r["speaker"], camera=r["camera"], hand=r["hand"],
                                token_id=r["token_id"], start_ms=int(r["start_ms"]), end_ms=int(r["end_ms"]),
                                source="dgs-korpus", **{c: float(r[c]) for c in QUALITY_COLUMNS})
-                    lex_frames += int(r["n_frames"])
+                    lex_frames += int(r["n_frames"]); n_entries += 1
             with atomic_path(writer.tmp / "candidates.parquet") as p:
                 if done: _concat_parquet(sorted(parts.glob("*.parquet")), p)
                 else:
@@ -503,7 +524,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
             report = BuildReport(
                 out=str(out), n_transcripts=int(spans.transcript_id.nunique()),
                 transcripts_failed=sorted({r["transcript_id"] for r in done if not r["ok"]} | set(missing_ops)),
-                problems=problems, span_counts=span_counts, status_counts=status_counts, n_entries=len(records),
+                problems=problems, span_counts=span_counts, status_counts=status_counts, n_entries=n_entries,
                 n_glosses=sum(1 for g in best if best[g]), lexicon_frames=lex_frames,
                 lexicon_bytes=lex_frames * FRAME_BYTES, n_sentences=n_sent, sentence_frames=n_sent_frames,
                 raw_bytes=int(sum(r["counts"]["raw_bytes"] for r in done)),

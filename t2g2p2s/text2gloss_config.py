@@ -178,6 +178,8 @@ class T2GConfig:
     num_beams: int = 5
     max_new_tokens: int = 64
     length_penalty: float = 1.0
+    length_penalties: tuple = ()       # seq2seq beam search: after training, the dev split chooses the length_penalty
+                                       # among these (as it chooses checkpoints); () = keep length_penalty
     mbr: str = "none"                  # seq2seq: none = the best beam; chrf | chrf++ = minimum-Bayes-risk choice
                                        # among all finished beam hypotheses
     mbr_alpha: float = 0.5             # MBR: hypothesis weights ∝ p(hypothesis)^alpha (sum of token
@@ -220,6 +222,11 @@ class T2GConfig:
             raise ConfigError(f"postprocess={self.postprocess!r}: expected phoenix, dgs or none")
         self.target_modules = tuple(self.target_modules)
         self.lower_prefixes = tuple(self.lower_prefixes)
+        lps = self.length_penalties
+        try: self.length_penalties = tuple(float(v) for v in lps)
+        except (TypeError, ValueError): self.length_penalties = (math.nan,)
+        if not all(math.isfinite(v) for v in self.length_penalties):
+            raise ConfigError(f"length_penalties={lps!r}: expected a list of finite numbers")
         if self.tokenizer not in ("bpe", "word"):
             raise ConfigError(f"tokenizer={self.tokenizer!r}: expected bpe or word")
         if int(self.vocab_size) < 0: raise ConfigError(f"vocab_size={self.vocab_size!r}: must be ≥ 0 (0 = all words)")
@@ -240,6 +247,7 @@ def to_dict(self: T2GConfig) -> dict:
     d = dataclasses.asdict(self)
     d["target_modules"] = list(self.target_modules)
     d["lower_prefixes"] = list(self.lower_prefixes)
+    d["length_penalties"] = list(self.length_penalties)
     return d
 
 @patch(cls_method=True)
@@ -255,18 +263,19 @@ def from_dict(cls: T2GConfig, d: Mapping[str, Any], where: str = "config") -> "T
 
 # %% ../nbs/07_text2gloss_config.ipynb #ecd5765f
 PRESETS: dict[str, dict] = {
-    # PHOENIX-2014T on 2 CPU cores in ≤ 60 min: two post-LN Marian members (word-level vocabulary, glosses as in
-    # the dev/test convention, mixed-length batches of 32, a linear decay fitted to the time budget, at most 30
-    # epochs) trained side by side, best checkpoints averaged, ensemble beam search. Measured 2026-12-04 on 2 cores:
-    # dev BLEU-4 24.77 (29 and 30 epochs, 49.4 min wall including the evaluation; 35 epochs in 57 min: 23.89;
-    # bench/results/text2gloss-phoenix-cpu-2core.json), below the bar of 25; each choice: 07c's ablation
+    # PHOENIX-2014T on 2 CPU cores in ≤ 60 min: four post-LN Marian members (word-level vocabulary, glosses as in
+    # the dev/test convention, mixed-length batches of 32, bfloat16 autocast where native) trained two at a time,
+    # each with a linear decay fitted to its round's half of the budget (at most 20 epochs), best checkpoints
+    # averaged, ensemble beam search with the length penalty chosen on dev. Measured 2026-12-05 on 2 cores: dev
+    # BLEU-4 25.25 (length penalty 1.5 chosen; 24.85 at 1.0), 18-19 epochs per member, 53.1 min wall for the whole
+    # command (bench/results/text2gloss-phoenix-cpu-2core.json); each choice: 07c's ablation
     "phoenix-cpu": dict(backend="seq2seq", arch="marian", tokenizer="word", vocab_size=0, d_model=256,
                         encoder_layers=3, decoder_layers=3, heads=4, ffn_dim=1024, dropout=0.3, attention_dropout=0.0,
-                        activation_dropout=0.0, target_case="keep", epochs=30, batch_size=32, batching="random",
+                        activation_dropout=0.0, target_case="keep", epochs=20, batch_size=32, batching="random",
                         lr=1e-3, warmup_steps=500, schedule="linear", fit_schedule=True, weight_decay=0.01,
-                        label_smoothing=0.1, word_dropout=0.0, amp="none", eval_from=12, eval_every=2, patience=0,
-                        average_best=4,
-                        ensemble=2, parallel=2, threads=2, max_minutes=55, num_beams=5),
+                        label_smoothing=0.1, word_dropout=0.0, amp="auto", eval_from=9, eval_every=1, patience=0,
+                        average_best=4, ensemble=4, parallel=2, threads=2, max_minutes=53, num_beams=5,
+                        length_penalties=(1.0, 1.5, 2.0)),
     # the small version for the sample profile and CI: a few minutes, far below the full numbers
     "phoenix-sample": dict(backend="seq2seq", arch="mbart", vocab_size=2000, d_model=128, encoder_layers=2,
                            decoder_layers=2, heads=4, ffn_dim=512, dropout=0.1, attention_dropout=0.0,

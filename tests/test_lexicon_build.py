@@ -412,3 +412,25 @@ def test_corpus_wide_choice_equals_one_global_sort():
         best: dict = {}
         for t in order: _offer_candidates(best, t, tables[t], "quality", 3)
         assert {g: [(t, j) for _, t, j in lst] for g, lst in best.items()} == want
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def test_freed_heap_goes_back_to_the_system():
+    "A fragmented heap (most buffers freed, a few kept between them) keeps its pages until release_free_memory."
+    from t2g2p2s.lexicon_build import release_free_memory
+    if not release_free_memory(): pytest.skip("the C library has no malloc_trim (not glibc)")
+    try: _rss_mb()
+    except OSError: pytest.skip("no /proc/self/status")
+    bufs = [bytearray(60_000) for _ in range(3000)]          # ~180 MB below glibc's mmap threshold: heap pages
+    for b in bufs: b[::4096] = b"\x01" * len(b[::4096])       # touched, so resident
+    kept = bufs[::50]
+    del bufs
+    before = _rss_mb()
+    assert release_free_memory()
+    after = _rss_mb()
+    assert before - after > 100, (before, after)
+    del kept

@@ -599,3 +599,16 @@ def test_member_workers_die_with_their_parent(tmp_path):
         if not alive(): break
         time.sleep(0.1)
     assert not alive()
+
+
+def test_training_lets_dev_choose_the_length_penalty(tmp_path):
+    over = dict(TINY_S2S, epochs=1, train_limit=120, average_best=0, length_penalties=[0.5, 1.0, 3.0])
+    model, result = T.train_model("phoenix-sample", tmp_path / "m", device="cpu", eval_limit=12, **over)
+    tried = {float(k): v for k, v in result["length_penalty_dev_bleu4"].items()}
+    assert list(tried) == [0.5, 1.0, 3.0]
+    best = max(tried, key=lambda v: (tried[v], -list(tried).index(v)))
+    saved = json.loads((model.folder / "t2g.json").read_text(encoding="utf-8"))
+    assert saved["config"]["length_penalty"] == best == result["config"]["length_penalty"]
+    assert saved["report"]["length_penalty_dev_bleu4"] == result["length_penalty_dev_bleu4"]
+    assert result["metrics"]["bleu4"] == pytest.approx(tried[best])      # the reported score is the chosen one's
+    with pytest.raises(ConfigError, match="length_penalties"): C.load_config("phoenix-sample", length_penalties=["x"])
