@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import bisect
 import ctypes
@@ -171,18 +172,20 @@ def _load_result(shard: Path, fingerprint: str) -> dict | None:
     done.pop("fingerprint")
     return {**done, "spans": spans, "sentences": sents, "shard": str(shard), "resumed": True}
 
-_TRIM: list = []   # glibc's malloc_trim, looked up once per process ([None] where there is none)
+@functools.cache
+def _malloc_trim():
+    "glibc's malloc_trim, looked up once per process (None where the C library has none)."
+    try: return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError): return None
 
 def release_free_memory() -> bool:
     """Hand the free pages of the C heap back to the system (glibc's `malloc_trim(0)`); False where the C library
     has no such call. A transcript's large buffers (text chunks, parsed runs, pose windows) are freed when it is
     done, but glibc keeps freed heap pages resident, and the heap fragments: without this, a process's peak memory
     creeps up with the number of transcripts it has read (measured in `bench/corpus.py`)."""
-    if not _TRIM:
-        try: _TRIM.append(ctypes.CDLL(None).malloc_trim)
-        except (OSError, AttributeError): _TRIM.append(None)
-    if _TRIM[0] is None: return False
-    _TRIM[0](0)
+    trim = _malloc_trim()
+    if trim is None: return False
+    trim(0)
     return True
 
 def extract_transcript(task: Mapping[str, Any]) -> dict:

@@ -227,7 +227,7 @@ def choose_length_penalty(model: Translator, pairs: Sequence[Pair], values: Sequ
             scores[float(v)] = evaluate_model(model, pairs, n_examples=0)["metrics"]["bleu4"]
     finally:
         model.cfg = model.backend.cfg = base
-    best = max(scores, key=lambda v: (scores[v], -list(scores).index(v)))
+    best = max(scores, key=scores.get)                   # max keeps the first of equal scores
     model.cfg = model.backend.cfg = dataclasses.replace(base, length_penalty=best)
     log.info("length penalty %s chosen on %d pairs (BLEU-4 %s)", best, len(pairs),
              ", ".join(f"{v}: {b:.2f}" for v, b in scores.items()))

@@ -222,11 +222,10 @@ class T2GConfig:
             raise ConfigError(f"postprocess={self.postprocess!r}: expected phoenix, dgs or none")
         self.target_modules = tuple(self.target_modules)
         self.lower_prefixes = tuple(self.lower_prefixes)
-        lps = self.length_penalties
-        try: self.length_penalties = tuple(float(v) for v in lps)
-        except (TypeError, ValueError): self.length_penalties = (math.nan,)
-        if not all(math.isfinite(v) for v in self.length_penalties):
-            raise ConfigError(f"length_penalties={lps!r}: expected a list of finite numbers")
+        try: ok = all(math.isfinite(float(v)) for v in self.length_penalties)
+        except (TypeError, ValueError): ok = False
+        if not ok: raise ConfigError(f"length_penalties={self.length_penalties!r}: expected a list of finite numbers")
+        self.length_penalties = tuple(float(v) for v in self.length_penalties)
         if self.tokenizer not in ("bpe", "word"):
             raise ConfigError(f"tokenizer={self.tokenizer!r}: expected bpe or word")
         if int(self.vocab_size) < 0: raise ConfigError(f"vocab_size={self.vocab_size!r}: must be ≥ 0 (0 = all words)")
