@@ -14,8 +14,13 @@ For each scale it
 3. measures the lexicon build in single processes on the scale's scraped files: our streaming build of all
    transcripts, and on the same two smallest transcripts the baseline (each wrapper read whole with `json.loads`,
    then the same extraction of the gloss spans: span frames, person choice, quality, top-k; thesis-spec §2.6), ours
-   doing that same work (gloss spans only) and ours whole (spans and sentence sequences, the lexicon store written).
-   Frames/s counts the a1 + b1 frames read; peak memory is the process's peak RSS (VmHWM).
+   doing that same work (gloss spans only) and ours whole (spans and sentence sequences, the lexicon store written),
+   these three in turn three times (`--repeats`), each in a fresh process, the median kept: the machine's speed
+   drifts by 10-20 % between runs a minute apart. Each of these builds twice in its process and times the second,
+   so that what a process pays once (imports made on first use, the allocator's first growth; a second or so
+   against the one-second build of two small transcripts) is not counted; the all-transcripts run is timed cold. Frames/s counts the a1 + b1 frames read; peak memory is the
+   process's peak RSS (VmHWM), given with what reading the tables left resident and with the peak of the
+   transcripts' extraction (`BuildReport.extract_peak_rss_mb`).
 
 Then it prints time and peak memory per stage and scale, a linear fit of time over the number of transcripts with
 its extrapolation to the real corpus (400 transcripts; the Text2Gloss stage is capped by its time budget and does
@@ -82,10 +87,8 @@ def free_port() -> int:
 # ---------------------------------------------------------------- lexicon build, one process each (child mode)
 
 def _scale_inputs(data: Path, only: list[str] | None):
-    import pandas as pd
-    from t2g2p2s.lexicon_build import find_openpose_files
-    toks = pd.read_parquet(data / "transcripts" / "tokens.parquet")
-    sents = pd.read_parquet(data / "transcripts" / "sentences.parquet")
+    from t2g2p2s.lexicon_build import find_openpose_files, read_build_tables
+    toks, sents = read_build_tables(data / "transcripts" / "tokens.parquet", data / "transcripts" / "sentences.parquet")
     ops = find_openpose_files(data / "raw")
     if only:
         ops = {k: v for k, v in ops.items() if k in only}
@@ -93,23 +96,38 @@ def _scale_inputs(data: Path, only: list[str] | None):
     return toks, sents, ops
 
 
-def run_ours(data: Path, only: list[str] | None, with_sentences: bool = True) -> dict:
-    "Our build; `with_sentences=False` cuts the gloss spans only, the work the baseline does."
+def run_ours(data: Path, only: list[str] | None, with_sentences: bool = True, warm: bool = False,
+             pool: bool = False) -> dict:
+    """Our build; `with_sentences=False` cuts the gloss spans only, the work the baseline does. `warm`: build once
+    untimed first (one-time costs of the process, e.g. imports made on first use, are then not counted). `pool`: the
+    process pool of the stage's default (2 worker processes, each replaced after 8 transcripts): `peak_mb` is then
+    this coordinating process's and `extract_peak_mb` the largest worker's."""
     from t2g2p2s.lexicon_build import build_lexicon
     toks, sents, ops = _scale_inputs(data, only)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=data) as d:
-        rep = build_lexicon(toks, ops, Path(d) / "lex", executor="serial", sentences=sents if with_sentences else None)
-    return {"seconds": time.perf_counter() - t0, "raw_frames": rep.raw_frames, "entries": rep.n_entries,
-            "transcripts": len(ops), "peak_mb": peak_rss_mb()}
+    inputs_mb = peak_rss_mb()                       # libraries imported and the transcripts tables read
+    for _ in range(2 if warm else 1):
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(dir=data) as d:
+            rep = build_lexicon(toks, ops, Path(d) / "lex", executor="process" if pool else "serial", n_jobs=2,
+                                sentences=sents if with_sentences else None)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "raw_frames": rep.raw_frames, "entries": rep.n_entries,
+            "transcripts": len(ops), "peak_mb": peak_rss_mb(), "extract_peak_mb": rep.extract_peak_rss_mb,
+            "inputs_mb": inputs_mb}
 
 
-def run_baseline(data: Path, only: list[str] | None, top_k: int = 3) -> dict:
-    "The thesis's reading: `json.loads` of each whole wrapper, then our extraction of the gloss spans from it."
+def run_baseline(data: Path, only: list[str] | None, top_k: int = 3, warm: bool = False) -> dict:
+    """The thesis's reading: `json.loads` of each whole wrapper, then our extraction of the gloss spans from it.
+    `warm`: as for `run_ours`."""
+    toks, _, ops = _scale_inputs(data, only)
+    if warm: _baseline_once(toks, ops, top_k)
+    return _baseline_once(toks, ops, top_k)
+
+
+def _baseline_once(toks, ops, top_k: int) -> dict:
     import gzip
     from t2g2p2s.lexicon import quality_components
     from t2g2p2s.lexicon_build import CAMERA_OF_SPEAKER, candidate_spans, choose_person
-    toks, _, ops = _scale_inputs(data, only)
     spans, _ = candidate_spans(toks)
     t0 = time.perf_counter()
     kept: dict[str, list] = {}
@@ -137,8 +155,9 @@ def run_baseline(data: Path, only: list[str] | None, top_k: int = 3) -> dict:
             "transcripts": len(ops), "peak_mb": peak_rss_mb()}
 
 
-def child(variant: str, data: Path, only: list[str] | None) -> dict:
+def child(variant: str, data: Path, only: list[str] | None, warm: bool = False) -> dict:
     cmd = [sys.executable, __file__, "--child", variant, "--data", str(data)] + (["--only", ",".join(only)] if only else [])
+    cmd += ["--warm"] if warm else []
     env = dict(os.environ, T2G2P2S_PROGRESS="0", T2G2P2S_LOG="WARNING")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0: raise SystemExit(f"{variant} failed:\n{r.stderr[-3000:]}")
@@ -147,15 +166,23 @@ def child(variant: str, data: Path, only: list[str] | None) -> dict:
     return out
 
 
-def lexicon_runs(data: Path) -> dict:
+def lexicon_runs(data: Path, repeats: int = 3) -> dict:
     """The lexicon build in single processes on one scale's files: ours on all transcripts (spans and sentences), and
-    on the two smallest transcripts the baseline, ours doing the baseline's work (gloss spans only) and ours whole."""
+    on the two smallest transcripts the baseline, ours doing the baseline's work (gloss spans only) and ours whole,
+    each `repeats` times in turn (a fresh process each, timing its second build; the run of median time is kept,
+    all times with it)."""
     sizes = sorted((p.stat().st_size, p.name.split("_")[0]) for p in (data / "raw").rglob("*_openpose.json.gz"))
     two = [t for _, t in sizes[:2]]
-    return {"ours, all transcripts": child("ours", data, None),
-            "ours, 2 smallest": child("ours", data, two),
-            "ours, 2 smallest, spans only": child("ours-spans", data, two),
-            "baseline, 2 smallest": child("baseline", data, two)}
+    out = {"ours, all transcripts": child("ours", data, None),
+           "ours, all transcripts, 2 worker processes": child("ours-pool", data, None)}
+    same = {"ours, 2 smallest": "ours", "ours, 2 smallest, spans only": "ours-spans", "baseline, 2 smallest": "baseline"}
+    runs: dict[str, list] = {k: [] for k in same}
+    for _ in range(max(1, repeats)):                 # interleaved, so that a slow spell of the machine hits all
+        for k, variant in same.items(): runs[k].append(child(variant, data, two, warm=True))
+    for k, rs in runs.items():
+        rs.sort(key=lambda r: r["seconds"])
+        out[k] = dict(rs[len(rs) // 2], seconds_all=[round(r["seconds"], 3) for r in rs])
+    return out
 
 
 # ---------------------------------------------------------------- one scale
@@ -264,14 +291,18 @@ def main(argv=None) -> int:
     ap.add_argument("--lexicon-runs", metavar="OUT", default=None,
                     help="only the per-process lexicon build (part 3) on scales already rehearsed under --root; "
                          "results to OUT (e.g. bench/results/corpus-lexicon-2core.json)")
-    ap.add_argument("--child", choices=("ours", "ours-spans", "baseline"), help=argparse.SUPPRESS)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="runs of each same-files variant of the lexicon build (the median is reported)")
+    ap.add_argument("--child", choices=("ours", "ours-spans", "ours-pool", "baseline"), help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--only", help=argparse.SUPPRESS)
+    ap.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
         only = a.only.split(",") if a.only else None
-        res = (run_baseline(Path(a.data), only) if a.child == "baseline"
-               else run_ours(Path(a.data), only, with_sentences=a.child == "ours"))
+        res = (run_baseline(Path(a.data), only, warm=a.warm) if a.child == "baseline"
+               else run_ours(Path(a.data), only, with_sentences=a.child != "ours-spans", warm=a.warm,
+                             pool=a.child == "ours-pool"))
         print(json.dumps(res))
         return 0
     root = Path(a.root)
@@ -283,17 +314,29 @@ def main(argv=None) -> int:
             data = root / s.replace("/", "-") / "data"
             if not (data / "raw").is_dir(): raise SystemExit(f"{data / 'raw'}: scale {s} not rehearsed yet")
             print(f"== scale {s}: lexicon build per process", flush=True)
-            runs[s] = lexicon_runs(data)
+            runs[s] = lexicon_runs(data, a.repeats)
             base = runs[s]["baseline, 2 smallest"]["frames_per_s"]
             for k, v in runs[s].items():
-                print(f"  {k:30s} {v['frames_per_s']:8.0f} fr/s ({v['frames_per_s'] / base:5.1f}×) {v['peak_mb']:6.0f} MB",
-                      flush=True)
-        peaks = [runs[s]["ours, all transcripts"]["peak_mb"] for s in scales]
-        print(f"ours, all transcripts: peak MB {', '.join(f'{p:.0f}' for p in peaks)} (largest / smallest "
-              f"{max(peaks) / min(peaks):.2f})")
+                pool = "worker processes" in k
+                more = (f" (tables read: {v['inputs_mb']:.0f} MB, extraction: {v['extract_peak_mb']:.0f} MB)"
+                        if "extract_peak_mb" in v and not pool else "")
+                if pool:
+                    print(f"  {k}: {v['frames_per_s']:8.0f} fr/s, coordinating process {v['peak_mb']:.0f} MB, "
+                          f"largest worker {v['extract_peak_mb']:.0f} MB", flush=True)
+                    continue
+                print(f"  {k:30s} {v['frames_per_s']:8.0f} fr/s ({v['frames_per_s'] / base:5.1f}×) "
+                      f"{v['peak_mb']:6.0f} MB{more}", flush=True)
+        for what, k, key in (("one process, peak", "ours, all transcripts", "peak_mb"),
+                             ("one process, extraction peak", "ours, all transcripts", "extract_peak_mb"),
+                             ("pool, coordinating process", "ours, all transcripts, 2 worker processes", "peak_mb"),
+                             ("pool, largest worker", "ours, all transcripts, 2 worker processes", "extract_peak_mb")):
+            peaks = [runs[s][k][key] for s in scales]
+            print(f"ours, all transcripts, {what} MB: {', '.join(f'{p:.0f}' for p in peaks)} (largest / smallest "
+                  f"{max(peaks) / min(peaks):.2f})")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"what": " ".join(lexicon_runs.__doc__.split()),
-                                   "command": "python bench/corpus.py --lexicon-runs " + str(out),
+                                   "command": f"python bench/corpus.py --lexicon-runs {out} --scales {a.scales} "
+                                              f"--repeats {a.repeats}",
                                    "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d"), "scales": runs},
                                   indent=1) + "\n")
         return 0

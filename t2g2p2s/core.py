@@ -396,22 +396,38 @@ def _importable(fn: Callable) -> Callable:
     if (getattr(fn, "__module__", None) or "").startswith("t2g2p2s."): return fn
     return _exported(fn.__name__) or fn
 
+def _pooled(fn: Callable, tasks: list, ctx, n_jobs: int, per_worker: int | None) -> Iterator[Any]:
+    "Results of `fn` over `tasks` in completion order, from a new process pool for every `n_jobs × per_worker` tasks."
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    step = len(tasks) if per_worker is None else int(n_jobs) * int(per_worker)
+    for i in range(0, len(tasks), step):
+        group = tasks[i:i + step]
+        with ProcessPoolExecutor(max_workers=min(int(n_jobs), len(group)), mp_context=ctx) as ex:
+            for f in as_completed([ex.submit(fn, _portable(t)) for t in group]): yield f.result()
+
 def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: str = "process", n_jobs: int = 2,
-              scheduler: Any = None, desc: str = "tasks", unit: str = "transcript") -> Iterator[Any]:
-    "Yield `fn(task)` for every task (in completion order) in this process, a process pool, or on Dask."
+              scheduler: Any = None, desc: str = "tasks", unit: str = "transcript",
+              recycle_workers: int | None = None) -> Iterator[Any]:
+    """Yield `fn(task)` for every task (in completion order) in this process, a process pool, or on Dask.
+    `recycle_workers` (process pool): the worker processes are replaced after about that many tasks each (a new pool
+    for every `n_jobs × recycle_workers` tasks), so what tasks leave behind in a worker's memory (a fragmented heap)
+    is bounded by that many, however many tasks there are. The workers fork from a server that has imported `fn`'s
+    module already, so a new pool starts at once. (Not `ProcessPoolExecutor(max_tasks_per_child=…)`: with Python
+    3.11 it can hang when a worker is replaced, CPython gh-115634.)"""
     if executor not in EXECUTORS: raise ConfigError(f"executor={executor!r}: one of {EXECUTORS}")
+    if recycle_workers is not None and int(recycle_workers) < 1:
+        raise ConfigError(f"recycle_workers={recycle_workers!r}: at least 1 (or None: never replaced)")
     tasks = list(tasks)
     if not tasks: return
     if executor == "serial" or (executor == "process" and (n_jobs <= 1 or len(tasks) == 1)):
         for t in progress(tasks, desc=desc, unit=unit): yield fn(t)
     elif executor == "process":
-        from concurrent.futures import ProcessPoolExecutor, as_completed
         fn = _importable(fn)
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                                          else "spawn")
-        with ProcessPoolExecutor(max_workers=min(int(n_jobs), len(tasks)), mp_context=ctx) as ex:
-            futs = [ex.submit(fn, _portable(t)) for t in tasks]
-            for f in progress(as_completed(futs), desc=desc, total=len(futs), unit=unit): yield f.result()
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        module = getattr(getattr(fn, "func", fn), "__module__", None) or ""
+        if method == "forkserver" and module.startswith("t2g2p2s."): ctx.set_forkserver_preload([module])
+        yield from progress(_pooled(fn, tasks, ctx, n_jobs, recycle_workers), desc=desc, total=len(tasks), unit=unit)
     else:
         from distributed import Client, LocalCluster, as_completed as das_completed
         own_cluster = own_client = None

@@ -11,6 +11,7 @@ import gzip
 import json
 import queue
 import re
+import sys
 import threading
 import zlib
 from pathlib import Path
@@ -72,16 +73,37 @@ class _Gunzip:
 
     def close(self): pass
 
+_HANDOVER = {"users": 0, "saved": None}
+_HANDOVER_LOCK = threading.Lock()
+_HANDOVER_INTERVAL = 5e-5   # seconds; `sys.setswitchinterval` while a prefetch thread runs (Python's default: 0.005)
+
+def _quick_handover(on: bool) -> None:
+    """Shorten the interpreter's switch interval while any `_Prefetch` thread runs, and restore it after the last.
+    A thread that wants the GIL waits one switch interval before it asks the running thread to hand it over; the
+    prefetch thread wants it once per chunk (to return from ISA-L, which runs without it), and with the default
+    5 ms it sat idle that long beside the busy parser, so the parser then waited for data."""
+    with _HANDOVER_LOCK:
+        if on:
+            if _HANDOVER["users"] == 0:
+                _HANDOVER["saved"] = sys.getswitchinterval()
+                sys.setswitchinterval(min(_HANDOVER_INTERVAL, _HANDOVER["saved"]))
+            _HANDOVER["users"] += 1
+        else:
+            _HANDOVER["users"] -= 1
+            if _HANDOVER["users"] == 0: sys.setswitchinterval(_HANDOVER["saved"])
+
 class _Prefetch:
     """`read1` of another reader run ahead in a background thread: ISA-L decompresses without holding the GIL, so
     the next chunks are ready while the caller parses the last one. At most `depth` chunks wait (bounded memory);
     the reader's data and then its error (a truncation's EOFError, a corrupt stream) reach the caller in order.
     Chunks are large (4 MiB) because each one costs the thread a wait for the GIL, which a parser busy in long C
-    calls hands over late: with 1 MiB chunks the parser waited for data about a fifth of its time."""
+    calls hands over late: with 1 MiB chunks the parser waited for data about a fifth of its time. While the thread
+    runs, the switch interval is short (`_quick_handover`)."""
     def __init__(self, src, chunk: int = 1 << 22, depth: int = 2):
         self.src, self.chunk, self.q, self.stop = src, chunk, queue.Queue(depth), threading.Event()
         self.rest, self.end = b"", None
         self.thread = threading.Thread(target=self._run, name="gunzip-prefetch", daemon=True)
+        _quick_handover(True)
         self.thread.start()
 
     def _put(self, item) -> bool:
@@ -112,8 +134,10 @@ class _Prefetch:
         return b
 
     def close(self):
+        if self.stop.is_set(): return
         self.stop.set()
         self.thread.join()
+        _quick_handover(False)
 
 def _open_binary(path: Path, prefetch: bool = True):
     """The file's bytes, through gzip (`_Gunzip`, decompressed ahead in a thread by `_Prefetch` unless `prefetch`

@@ -31,12 +31,12 @@ from .glosses import gloss_key, gloss_word, parse_gloss
 # %% auto #0
 __all__ = ['log', 'N_POINTS', 'FRAME_DTYPE', 'FRAME_BYTES', 'ARM_POINTS', 'HAND_SLICES', 'THESIS_POINTS', 'QUALITY_WEIGHTS',
            'HAND_CONF', 'HAND_VISIBLE_SHARE', 'DURATION_SIGMA', 'QUALITY_COLUMNS', 'FORMAT_VERSION', 'INDEX_COLUMNS',
-           'SENTENCE_INDEX_COLUMNS', 'INDEX_JSON', 'ENTRY_COLUMNS', 'INDEX_CSV_COLUMNS', 'THESIS_TIME_COLUMNS',
-           'THESIS_BODY13', 'THESIS_ARRAYS', 'THESIS_TIMES_NAME', 'quality_components', 'LexiconError', 'read_frames',
-           'LexiconWriter', 'Entry', 'write_index_json', 'Lexicon', 'export_spoken_to_signed',
-           'read_spoken_to_signed_index', 'import_spoken_to_signed', 'read_thesis_times', 'iter_thesis_dictionary',
-           'thesis_frames_to_array', 'import_thesis_dictionary', 'lexicon_info', 'info_cmd', 'export_s2s_cmd',
-           'import_s2s_cmd', 'import_thesis_cmd']
+           'SENTENCE_INDEX_COLUMNS', 'SENTENCE_BATCH', 'INDEX_JSON', 'ENTRY_COLUMNS', 'INDEX_CSV_COLUMNS',
+           'THESIS_TIME_COLUMNS', 'THESIS_BODY13', 'THESIS_ARRAYS', 'THESIS_TIMES_NAME', 'quality_components',
+           'LexiconError', 'read_frames', 'LexiconWriter', 'Entry', 'write_index_json', 'Lexicon',
+           'export_spoken_to_signed', 'read_spoken_to_signed_index', 'import_spoken_to_signed', 'read_thesis_times',
+           'iter_thesis_dictionary', 'thesis_frames_to_array', 'import_thesis_dictionary', 'lexicon_info', 'info_cmd',
+           'export_s2s_cmd', 'import_s2s_cmd', 'import_thesis_cmd']
 
 # %% ../nbs/05_lexicon.ipynb #b6dd61f3
 log = get_logger(__name__)
@@ -161,8 +161,10 @@ class LexiconWriter:
         self._by_seq: dict[int, dict] = {}   # rows still in a heap, by offer number
         self._heaps: dict[str, list] = {}    # gloss -> min-heap of (score, -seq, seq)
         self._n_cand = 0                     # frames written to candidates.f32
-        self._sent_rows: list[dict] = []
-        self._n_sent = 0
+        self._sent_rows: list[dict] = []     # sentence index rows not yet written (at most SENTENCE_BATCH)
+        self._sent_pq = None                 # the sentence table's parquet writer, from the first batch on
+        self._n_sentences = 0
+        self._n_sent = 0                     # frames written to sentence_frames.f32
         self.n_offered = 0
         self.closed = False
 
@@ -171,6 +173,8 @@ class LexiconWriter:
         if self.closed: return
         self.closed = True
         for f in (self._cand, self._sent): f.close()
+        if self._sent_pq is not None:
+            with contextlib.suppress(Exception): self._sent_pq.close()
         with contextlib.suppress(RuntimeError): self._ctx.__exit__(LexiconError, LexiconError("aborted"), None)
 
     def __enter__(self): return self
@@ -212,14 +216,47 @@ def add(self: LexiconWriter, frames, gloss: str, quality: float | None = None, *
         heapq.heappush(heap, key)
     return True
 
+SENTENCE_BATCH = 2048   # sentence index rows a writer holds before it writes them to the sentence table
+_LIST_COLUMNS = {"glosses": "string", "gloss_hands": "string", "gloss_start_ms": "int64", "gloss_end_ms": "int64"}
+
 @patch
 def add_sentence(self: LexiconWriter, frames, sentence_id: str, **columns) -> None:
-    "Append one sentence-level sequence (all are kept)."
+    """Append one sentence-level sequence (all are kept). Its index row is written with the next batch of
+    `SENTENCE_BATCH` rows: a corpus's tens of thousands of sentences are never all held in memory."""
     if self.closed: raise LexiconError("writer is closed")
     a = _as_frames(frames, f"sentence {sentence_id!r}")
     a.tofile(self._sent)
     self._sent_rows.append(dict(columns, sentence_id=sentence_id, start=self._n_sent, length=len(a)))
-    self._n_sent += len(a)
+    self._n_sent += len(a); self._n_sentences += 1
+    if len(self._sent_rows) >= SENTENCE_BATCH: self._flush_sentences()
+
+def _sentence_schema(first):
+    """The sentence table's schema: the first batch's, with the list columns' item types and the type of any column
+    that the first batch had only missing values in fixed by `SENTENCE_INDEX_COLUMNS`."""
+    import pyarrow as pa
+    plain = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+    fields = []
+    for f in first.schema:
+        t = f.type
+        if f.name in _LIST_COLUMNS: t = pa.list_(plain[_LIST_COLUMNS[f.name]])
+        elif pa.types.is_null(t): t = plain.get(SENTENCE_INDEX_COLUMNS.get(f.name), pa.string())
+        fields.append(pa.field(f.name, t))
+    return pa.schema(fields, metadata=first.schema.metadata)
+
+@patch
+def _flush_sentences(self: LexiconWriter) -> None:
+    "Write the held sentence index rows as one more row group of the sentence table."
+    if not self._sent_rows: return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    df = _typed(self._sent_rows, SENTENCE_INDEX_COLUMNS)
+    if self._sent_pq is None:
+        schema = _sentence_schema(pa.Table.from_pandas(df, preserve_index=False))
+        self._sent_pq = pq.ParquetWriter(self.tmp / ".sentences.parquet.part", schema)
+    schema = self._sent_pq.schema
+    self._sent_pq.write_table(pa.Table.from_pandas(df.reindex(columns=schema.names), schema=schema,
+                                                   preserve_index=False))
+    self._sent_rows = []
 
 # %% ../nbs/05_lexicon.ipynb #aacfd3e6
 @patch
@@ -246,17 +283,17 @@ def close(self: LexiconWriter) -> Path:
         for r, o in zip(kept, offs[:-1]): r["start"] = int(o)
         index = _typed([{k: v for k, v in r.items() if not k.startswith("_")} for r in kept], INDEX_COLUMNS)
         with atomic_path(self.tmp / "index.parquet") as p: index.to_parquet(p, index=False)
-        has_sent = bool(self._sent_rows)
-        if has_sent:
-            sent = _typed(self._sent_rows, SENTENCE_INDEX_COLUMNS)
-            with atomic_path(self.tmp / "sentences.parquet") as p: sent.to_parquet(p, index=False)
+        self._flush_sentences()
+        if self._sent_pq is not None:
+            self._sent_pq.close()
+            os.replace(self.tmp / ".sentences.parquet.part", self.tmp / "sentences.parquet")
         else:
             (self.tmp / "sentence_frames.f32").unlink()
         fps = sorted({float(x) for x in index.fps.dropna()})
         meta = {"format_version": FORMAT_VERSION, "skeleton": OPENPOSE_137.name, "point_count": N_POINTS,
                 "dtype": FRAME_DTYPE.str, "frame_shape": [N_POINTS, 3], "coordinates": "pixels of the source camera",
                 "n_frames": int(offs[-1]), "n_entries": len(kept), "n_glosses": int(index.gloss.nunique()),
-                "n_sentences": len(self._sent_rows), "n_sentence_frames": int(self._n_sent), "fps": fps,
+                "n_sentences": self._n_sentences, "n_sentence_frames": int(self._n_sent), "fps": fps,
                 "top_k": self.top_k, "score": self.score, "n_offered": self.n_offered,
                 "quality": {"weights": QUALITY_WEIGHTS, "hand_conf": HAND_CONF,
                             "hand_visible_share": HAND_VISIBLE_SHARE, "duration_sigma": DURATION_SIGMA}, **self.meta}

@@ -32,9 +32,10 @@ from .lexicon import (FRAME_BYTES, FRAME_DTYPE, N_POINTS, QUALITY_COLUMNS, Lexic
                              read_frames)
 
 # %% auto #0
-__all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'SHARD_FORMAT', 'BUCKETS',
-           'find_openpose_files', 'span_frames', 'candidate_spans', 'choose_person', 'gzip_isize', 'task_fingerprint',
-           'release_free_memory', 'extract_transcript', 'BuildReport', 'build_lexicon', 'make_lexicon',
+__all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'TOKEN_COLUMNS',
+           'SENTENCE_COLUMNS', 'SHARD_FORMAT', 'BUCKETS', 'find_openpose_files', 'span_frames', 'candidate_spans',
+           'choose_person', 'gzip_isize', 'task_fingerprint', 'release_free_memory', 'peak_rss_mb',
+           'extract_transcript', 'BuildReport', 'build_lexicon', 'read_build_tables', 'make_lexicon',
            'frequency_buckets', 'size_reduction', 'build_cmd']
 
 # %% ../nbs/05a_lexicon_build.ipynb #f4fe1ee3
@@ -66,16 +67,27 @@ def span_frames(start_ms, end_ms, fps: int = FPS):
     return f0, np.maximum(f1, f0)
 
 # %% ../nbs/05a_lexicon_build.ipynb #a22f78a0
+#: the columns of 03's tables that the build reads (`read_build_tables` reads no others)
+TOKEN_COLUMNS = ("transcript_id", "token_id", "speaker", "hand", "gloss", "raw_gloss", "type", "category",
+                 "sentence_id", "start_ms", "end_ms", "end_ms_capped", "excluded")
+SENTENCE_COLUMNS = ("sentence_id", "transcript_id", "speaker", "german", "start_ms", "end_ms", "excluded")
+
 def _obj(s: pd.Series) -> pd.Series:
-    "A column as plain Python objects with None for missing (pandas `string` columns hold pd.NA)."
-    return s.astype(object).where(s.notna(), None)
+    """A column as plain Python objects with None for missing (pandas `string` columns hold pd.NA). Equal values
+    share one object: a corpus's spans repeat a few transcripts, speakers, hands and a vocabulary of glosses, so a row
+    costs a pointer there rather than a string of its own (measured in `bench/corpus.py`)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    out = np.full(len(s), None, dtype=object)
+    has = codes >= 0
+    out[has] = np.asarray(uniques, dtype=object)[codes[has]]
+    return pd.Series(out, index=s.index, name=s.name, dtype=object)
 
 def candidate_spans(tokens: pd.DataFrame, times: str = "raw", min_frames: int = 2,
                     skip_categories: Sequence[str] = SKIP_CATEGORIES) -> tuple[pd.DataFrame, dict]:
     """Gloss tokens that become lexicon candidates, with their frames and their gloss's median duration; plus counts
     of what was left out."""
     if times not in ("raw", "capped"): raise ConfigError(f"times={times!r}: raw | capped")
-    t = tokens.copy()
+    t = tokens[[c for c in tokens.columns if c in TOKEN_COLUMNS]].copy()
     n0 = len(t)
     counts = {"tokens": n0}
     keep = np.array(t.speaker.isin(list(CAMERA_OF_SPEAKER)), dtype=bool)
@@ -179,21 +191,40 @@ def _malloc_trim():
     except (OSError, AttributeError): return None
 
 def release_free_memory() -> bool:
-    """Hand the free pages of the C heap back to the system (glibc's `malloc_trim(0)`); False where the C library
-    has no such call. A transcript's large buffers (text chunks, parsed runs, pose windows) are freed when it is
-    done, but glibc keeps freed heap pages resident, and the heap fragments: without this, a process's peak memory
-    creeps up with the number of transcripts it has read (measured in `bench/corpus.py`)."""
+    """Hand the free pages of the C heap (glibc's `malloc_trim(0)`) and of pyarrow's memory pool back to the
+    system; False where the C library has no such call. A transcript's large buffers (text chunks, parsed runs, pose
+    windows) are freed when it is done, but both allocators keep freed pages resident, and the heap fragments:
+    without this, a process's peak memory creeps up with the number of transcripts it has read (measured in
+    `bench/corpus.py`). The build also calls it after cutting the corpus-wide tables into tasks and after each
+    transcript it reads back."""
+    pa = sys.modules.get("pyarrow")                      # its own allocator keeps freed pages too
+    if pa is not None: pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is None: return False
     trim(0)
     return True
 
+def peak_rss_mb() -> float:
+    "This process's peak resident memory so far in MB (Linux VmHWM; `ru_maxrss` elsewhere)."
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+    except OSError: pass
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 / (1024 if sys.platform == "darwin" else 1)
+
 def extract_transcript(task: Mapping[str, Any]) -> dict:
     """Stream one transcript's wrapper and cut its spans and sentences into a shard folder (see above), or reuse
     the shard's finished result. `task`: transcript_id, openpose, shard_dir, spans (DataFrame of `candidate_spans`),
     sentences (DataFrame or None), top_k, score. Returns the spans and sentences with status, shard offsets and
-    quality, the problems and counts. The freed heap goes back to the system afterwards (`release_free_memory`)."""
-    try: return _extract_transcript(task)
+    quality, the problems and counts; `counts["peak_rss_mb"]` is the peak memory of the process that did it, so far.
+    The freed heap goes back to the system afterwards (`release_free_memory`)."""
+    try:
+        res = _extract_transcript(task)
+        if not res.get("resumed"): res["counts"]["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        return res
     finally: release_free_memory()
 
 def _extract_transcript(task: Mapping[str, Any]) -> dict:
@@ -244,7 +275,9 @@ def _extract(tid, path, shard, spans, sents, top_k, score, counts) -> dict:
             wins.setdefault(CAMERA_OF_SPEAKER.get(spk), []).append(_Window("sentence", j, int(sf0[j]), int(sf1[j])))
     for cam in wins: wins[cam].sort(key=lambda w: (w.f0, w.kind, w.row))
     heaps: dict[str, list] = {}
-    gfile, sfile = open(shard / "glosses.f32", "wb"), open(shard / "sentences.f32", "wb")
+    # buffered: a window is tens of kB, and `ndarray.tofile` would make a system call for each
+    gfile = open(shard / "glosses.f32", "wb", buffering=1 << 20)
+    sfile = open(shard / "sentences.f32", "wb", buffering=1 << 20)
     n_g = n_s = 0
     problems: list[dict] = []
     seen: dict[str, tuple[int, int]] = {}
@@ -260,7 +293,7 @@ def _extract(tid, path, shard, spans, sents, top_k, score, counts) -> dict:
             if w.bad: s_stat[w.row] = "bad_frame"
             elif len(w.buf) == 0 or not (w.buf[..., 2] > 0).any(): s_stat[w.row] = "no_frames"
             else:
-                w.buf.tofile(sfile); s_offs[w.row] = n_s; n_s += len(w.buf); s_stat[w.row] = "stored"
+                sfile.write(w.buf); s_offs[w.row] = n_s; n_s += len(w.buf); s_stat[w.row] = "stored"
             w.buf = None
             return
         if w.bad: stat[w.row] = "bad_frame"; w.buf = None; return
@@ -275,7 +308,7 @@ def _extract(tid, path, shard, spans, sents, top_k, score, counts) -> dict:
         if len(heap) >= top_k:
             _, _, old = heapq.heapreplace(heap, key); stat[old] = "below_local_top_k"
         else: heapq.heappush(heap, key)
-        w.buf.tofile(gfile); offs[w.row] = n_g; n_g += len(w.buf); stat[w.row] = "candidate"
+        gfile.write(w.buf); offs[w.row] = n_g; n_g += len(w.buf); stat[w.row] = "candidate"
         w.buf = None
 
     try:
@@ -355,6 +388,7 @@ class BuildReport:
     span_frames: int
     seconds: float
     settings: dict
+    extract_peak_rss_mb: float = 0.0   # the largest peak memory of a process that extracted transcripts (MB)
 
     def problems_frame(self) -> pd.DataFrame:
         "The problems as a table."
@@ -364,19 +398,24 @@ class BuildReport:
 
 # %% ../nbs/05a_lexicon_build.ipynb #87aadff3
 def _sentence_rows(sentences: pd.DataFrame, tokens: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
-    "Kept informant sentences with the ordered glosses (lexicon candidates) assigned to them and their times."
+    """Kept informant sentences with the ordered glosses (lexicon candidates) assigned to them and their times. The
+    spans are ordered once by sentence, start and hand and cut into runs (no table per sentence)."""
     s = sentences.copy()
     keep = np.array(s.speaker.isin(list(CAMERA_OF_SPEAKER)), dtype=bool)
     if "excluded" in s: keep &= ~s["excluded"].fillna(False).to_numpy(dtype=bool)
     s = s[keep].copy()
     for c in ("sentence_id", "transcript_id", "speaker", "german"): s[c] = _obj(s[c])
-    by = {sid: g.sort_values(["start_ms", "hand"], na_position="last")
-          for sid, g in spans[spans.sentence_id.notna()].groupby("sentence_id")}
-    s["glosses"] = [list(by[i].gloss) if i in by else [] for i in s.sentence_id]
-    s = s[s.glosses.map(len) > 0].copy()
-    s["gloss_hands"] = [[h or "" for h in by[i].hand] for i in s.sentence_id]
-    s["gloss_start_ms"] = [[int(v) for v in by[i].start_ms] for i in s.sentence_id]
-    s["gloss_end_ms"] = [[int(v) for v in by[i].end_ms] for i in s.sentence_id]
+    sp = spans.loc[spans.sentence_id.notna(), ["sentence_id", "start_ms", "hand", "gloss", "end_ms"]]
+    sp = sp.sort_values(["sentence_id", "start_ms", "hand"], kind="stable", na_position="last")
+    sid = sp.sentence_id.to_numpy(dtype=object)
+    cuts = (np.flatnonzero(sid[1:] != sid[:-1]) + 1).tolist()
+    cols = (sp.gloss.tolist(), [h or "" for h in sp.hand.tolist()], sp.start_ms.astype("int64").tolist(),
+            sp.end_ms.astype("int64").tolist())
+    by = {sid[a]: tuple(c[a:b] for c in cols) for a, b in zip([0] + cuts, cuts + [len(sid)]) if b > a}
+    none = ([], [], [], [])
+    got = [by.get(i, none) for i in s.sentence_id]
+    s["glosses"], s["gloss_hands"], s["gloss_start_ms"], s["gloss_end_ms"] = ([g[k] for g in got] for k in range(4))
+    s = s[s.glosses.map(len) > 0]
     cols = ["sentence_id", "transcript_id", "speaker", "german", "start_ms", "end_ms", "glosses", "gloss_hands",
             "gloss_start_ms", "gloss_end_ms"]
     return s[cols].sort_values(["transcript_id", "start_ms", "speaker"], kind="stable").reset_index(drop=True)
@@ -424,9 +463,12 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                   top_k: int = 3, executor: str = "process", scheduler: Any = None, n_jobs: int = 2,
                   min_frames: int = 2, times: str = "raw", sentences: pd.DataFrame | None = None,
                   score: str = "quality", skip_categories: Sequence[str] = SKIP_CATEGORIES,
-                  rules: Mapping | None = None, provenance: Mapping | None = None) -> BuildReport:
+                  rules: Mapping | None = None, provenance: Mapping | None = None,
+                  recycle_workers: int | None = 8) -> BuildReport:
     """Build the lexicon store `out` from the gloss `tokens` (03's table) and each transcript's OpenPose wrapper.
-    `sentences` (03's sentences table) adds the sentence-level sequences. Returns a `BuildReport`."""
+    `sentences` (03's sentences table) adds the sentence-level sequences. With the process pool, the worker processes
+    are replaced after about `recycle_workers` transcripts each (their memory stays that of a few transcripts
+    however large the corpus; None: never). Returns a `BuildReport`."""
     t0 = time.perf_counter()
     out = Path(out)
     if top_k < 1: raise ConfigError(f"top_k={top_k!r}: at least 1")
@@ -435,9 +477,11 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
     problems: list[dict] = []
     tasks = []
     shard_dir = out.parent / f".{out.name}.shards"          # kept until the build succeeds (resume)
+    sent_of = dict(tuple(sent.groupby("transcript_id", sort=False))) if sent is not None else {}
+    empty_sent = sent.iloc[:0] if sent is not None else None
     for tid, g in spans.groupby("transcript_id", sort=True):
         path = openpose_paths.get(tid)
-        s_t = sent[sent.transcript_id == tid] if sent is not None else None
+        s_t = sent_of.pop(tid, empty_sent)
         if path is None:
             problems.append(_problem(tid, "file", "openpose", f"no OpenPose file for transcript {tid}",
                                      len(g) + (0 if s_t is None else len(s_t))))
@@ -445,11 +489,17 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
         tasks.append({"transcript_id": tid, "openpose": str(path), "shard_dir": str(shard_dir), "spans": g,
                       "sentences": s_t, "top_k": top_k, "score": score})
     missing_ops = sorted(set(spans.transcript_id) - {t["transcript_id"] for t in tasks})
+    # from here on the tasks hold each transcript's rows; the corpus-wide tables are let go
+    n_transcripts, spans_of_missing = int(spans.transcript_id.nunique()), spans.transcript_id.value_counts()
+    no_spans = spans.iloc[:0]
+    del spans, sent, sent_of
+    release_free_memory()                   # the corpus-wide tables' temporaries
     done: list[dict] = []                   # per transcript: counts and problems (tables stay in the shards)
     best: dict[str, list] = {}              # gloss -> its top_k candidates so far, as (rank key, transcript, row)
     try:
         shard_dir.mkdir(parents=True, exist_ok=True)
-        for r in run_tasks(extract_transcript, tasks, executor, n_jobs, scheduler, desc="lexicon"):
+        for r in run_tasks(extract_transcript, tasks, executor, n_jobs, scheduler, desc="lexicon",
+                           recycle_workers=recycle_workers):
             _offer_candidates(best, r["transcript_id"], r["spans"], score, top_k)
             keep = {k: r[k] for k in ("transcript_id", "ok", "problems", "counts", "shard") if k in r}
             keep["resumed"] = bool(r.get("resumed"))
@@ -489,8 +539,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                 for k, v in sp.status.value_counts().items(): status_counts[str(k)] = status_counts.get(str(k), 0) + int(v)
                 span_frames += int(sp.loc[~sp.status.isin(["file_error", "missing_camera"]), "n_frames"].sum())
                 sp.drop(columns=["shard_offset"], errors="ignore").to_parquet(parts / f"{i:06d}.parquet", index=False)
-                if se is None or not len(se): continue
-                for row in se[se.status == "stored"].itertuples(index=False):
+                for row in ([] if se is None or not len(se) else se[se.status == "stored"].itertuples(index=False)):
                     a = read_frames(Path(r["shard"]) / "sentences.f32", int(row.shard_offset), int(row.length))
                     writer.add_sentence(a, row.sentence_id,
                                         transcript_id=row.transcript_id, speaker=row.speaker, camera=row.camera,
@@ -500,6 +549,8 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                                         end_ms=int(row.end_ms), first_frame=int(row.first_frame), fps=float(FPS),
                                         width=int(row.width), height=int(row.height))
                     n_sent += 1; n_sent_frames += int(row.length)
+                del sp, se
+                release_free_memory()                   # a transcript's tables read back, and their temporaries
             lex_frames = n_entries = 0
             table = pd.concat(picked_parts, ignore_index=True) if picked_parts else pd.DataFrame()
             del picked_parts
@@ -517,15 +568,14 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
             with atomic_path(writer.tmp / "candidates.parquet") as p:
                 if done: _concat_parquet(sorted(parts.glob("*.parquet")), p)
                 else:
-                    spans.iloc[:0].assign(status="", camera="", width=0, height=0,
-                                          **dict.fromkeys(QUALITY_COLUMNS, 0.0)).to_parquet(p, index=False)
+                    no_spans.assign(status="", camera="", width=0, height=0,
+                                    **dict.fromkeys(QUALITY_COLUMNS, 0.0)).to_parquet(p, index=False)
             shutil.rmtree(parts)
             for tid in missing_ops:
-                status_counts["no_openpose"] = (status_counts.get("no_openpose", 0)
-                                                + int((spans.transcript_id == tid).sum()))
+                status_counts["no_openpose"] = status_counts.get("no_openpose", 0) + int(spans_of_missing[tid])
             status_counts = dict(sorted(status_counts.items()))
             report = BuildReport(
-                out=str(out), n_transcripts=int(spans.transcript_id.nunique()),
+                out=str(out), n_transcripts=n_transcripts,
                 transcripts_failed=sorted({r["transcript_id"] for r in done if not r["ok"]} | set(missing_ops)),
                 problems=problems, span_counts=span_counts, status_counts=status_counts, n_entries=n_entries,
                 n_glosses=sum(1 for g in best if best[g]), lexicon_frames=lex_frames,
@@ -533,6 +583,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                 raw_bytes=int(sum(r["counts"]["raw_bytes"] for r in done)),
                 raw_json_bytes=int(sum(r["counts"]["raw_json_bytes"] for r in done)),
                 raw_frames=int(sum(r["counts"]["raw_frames"] for r in done)), span_frames=span_frames,
+                extract_peak_rss_mb=max([r["counts"].get("peak_rss_mb", 0.0) for r in done] + [0.0]),
                 seconds=0.0, settings={"top_k": top_k, "score": score, "times": times, "min_frames": min_frames,
                                        "executor": executor, "n_jobs": n_jobs})
             report.seconds = round(time.perf_counter() - t0, 3)
@@ -553,13 +604,22 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
     return report
 
 # %% ../nbs/05a_lexicon_build.ipynb #4de6e1b2
+def read_build_tables(tokens: str | os.PathLike, sentences: str | os.PathLike | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """03's tokens table (and sentences table) with only the columns the build reads (`TOKEN_COLUMNS`,
+    `SENTENCE_COLUMNS`): the other columns of a corpus's tables are never loaded."""
+    import pyarrow.parquet as pq
+    def read(path, cols):
+        have = set(pq.read_schema(path).names)
+        return pd.read_parquet(path, columns=[c for c in cols if c in have])
+    return read(tokens, TOKEN_COLUMNS), (read(sentences, SENTENCE_COLUMNS) if sentences is not None else None)
+
 def make_lexicon(tier: str = "sample", seed: int = 0, top_k: int = 3, n_jobs: int = 2, executor: str = "process",
                  dask_scheduler: str = "", times: str = "raw", min_frames: int = 2, sentences: bool = True,
                  run_id: str = "dev") -> BuildReport:
     "Build the `lexicon` stage of `tier` from its transcripts tables and OpenPose files (the registry's maker)."
     tr, raw = stage_outputs("transcripts", tier), stage_outputs("raw", tier)
-    tokens = pd.read_parquet(tr.tokens)
-    sents = pd.read_parquet(tr.sentences) if sentences else None
+    tokens, sents = read_build_tables(tr.tokens, tr.sentences if sentences else None)
     ops = find_openpose_files(raw.folder)
     if not ops: raise ConfigError(f"no *{OPENPOSE_SUFFIX} files below {raw.folder}")
     params = dict(tier=tier, seed=seed, top_k=top_k, n_jobs=n_jobs, executor=executor, dask_scheduler=dask_scheduler,

@@ -95,3 +95,9 @@ def lex(tmp_path_factory):
 def times_csv(tmp_path_factory):
     "The gloss-time table of `write_times_csv`."
     return write_times_csv(tmp_path_factory.mktemp("times") / "gloss_times.csv")
+
+
+def worker_pid(_task) -> int:
+    "The process id of whoever runs a task (a pool worker imports this module by name)."
+    import os
+    return os.getpid()

@@ -81,3 +81,16 @@ def test_every_declared_command_builds_its_parser():
         assert name.split()[0] in groups, f"{name}: its group is not in pipeline.COMMAND_MODULES"
         assert cmd.func.__module__ in COMMAND_MODULES[name.split()[0]], f"{name}: declared in {cmd.func.__module__}"
         assert cmd.summary and command_parser(cmd).format_help()
+
+
+def test_process_pool_replaces_workers_when_asked():
+    """With recycle_workers=1 and two workers, every two tasks run in new worker processes (results come pool by
+    pool); without it the two workers do all six."""
+    from synthetic import worker_pid
+    from t2g2p2s.core import ConfigError, run_tasks
+    fresh = list(run_tasks(worker_pid, range(6), "process", n_jobs=2, recycle_workers=1))
+    pools = [set(fresh[i:i + 2]) for i in (0, 2, 4)]
+    assert all(not (a & b) for a, b in ((pools[0], pools[1]), (pools[1], pools[2]), (pools[0], pools[2])))
+    assert len(set(run_tasks(worker_pid, range(6), "process", n_jobs=2))) <= 2
+    with pytest.raises(ConfigError, match="recycle_workers=0"):
+        list(run_tasks(worker_pid, range(2), "process", n_jobs=2, recycle_workers=0))

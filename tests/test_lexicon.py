@@ -283,3 +283,30 @@ def test_info_export_and_import_commands(tmp_path, capsys):
     capsys.readouterr()
     assert run_command("lexicon info", [str(tmp_path / "nope")]) == 2
     assert f"t2g2p2s lexicon info: error: lexicon {tmp_path / 'nope'}" in capsys.readouterr().err
+
+
+def test_sentence_table_is_written_in_batches(tmp_path, monkeypatch):
+    """The writer holds at most SENTENCE_BATCH sentence rows; the table written batch by batch (the first batch with
+    only empty lists and a missing column) reads back as the rows written all at once."""
+    import pandas as pd
+    import t2g2p2s.lexicon as L
+    monkeypatch.setattr(L, "SENTENCE_BATCH", 3)
+    rows = []
+    for s in range(8):
+        cols = dict(transcript_id="T1", speaker="A", german=f"Satz {s}.", glosses=["HAUS1A", "REGEN1"][: s // 3],
+                    gloss_start_ms=[0, 400][: s // 3], fps=50.0, width=W, height=H)
+        if s < 3: cols.pop("german")
+        rows.append((f"T1:A:{s}", cols))
+    with LexiconWriter(tmp_path / "lex") as w:
+        w.add(signer(6), "HAUS1A", quality=0.9, fps=50.0, width=W, height=H)
+        for sid, cols in rows:
+            w.add_sentence(signer(5 + int(sid[-1])), sid, **cols)
+            assert len(w._sent_rows) < 3
+    got = Lexicon.open(tmp_path / "lex").sentences
+    want = L._typed([dict(c, sentence_id=sid) for sid, c in rows], L.SENTENCE_INDEX_COLUMNS)
+    assert len(got) == 8 and Lexicon.open(tmp_path / "lex").meta["n_sentences"] == 8
+    assert got.sentence_id.tolist() == want.sentence_id.tolist() and got.german.isna().sum() == 3
+    assert [list(g) for g in got.glosses] == [list(g) for g in want.glosses]
+    assert [list(g) for g in got.gloss_start_ms] == [[], [], [], [0], [0], [0], [0, 400], [0, 400]]
+    assert got.start.tolist() == [sum(5 + i for i in range(s)) for s in range(8)]
+    assert pd.api.types.is_integer_dtype(got.start) and pd.api.types.is_float_dtype(got.fps)

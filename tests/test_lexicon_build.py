@@ -434,3 +434,45 @@ def test_freed_heap_goes_back_to_the_system():
     after = _rss_mb()
     assert before - after > 100, (before, after)
     del kept
+
+
+def test_span_tables_share_repeated_values_and_read_only_the_build_columns(tmp_path):
+    """The spans' text columns hold one object per distinct value (None for missing, not a string per row), and
+    `read_build_tables` loads only the columns the build reads: the same spans as from the whole table."""
+    from t2g2p2s.lexicon_build import SENTENCE_COLUMNS, TOKEN_COLUMNS, _obj, read_build_tables
+    col = _obj(pd.Series(["HAUS1A", None, "HAUS1A", pd.NA, "BAUM1"] * 200, dtype="string"))
+    assert col.dtype == object and col[1] is None and col[3] is None and col[0] == "HAUS1A"
+    assert len({id(v) for v in col if v is not None}) == 2                # two distinct values, two objects
+    toks = tokens([("A" if i % 2 else "B", "r", f"G{i % 7}", 200 + 300 * i, 400 + 300 * i) for i in range(20)])
+    toks["english_gloss"], toks["ref"] = "x", "y"                           # columns the build never reads
+    sents = pd.DataFrame({"sentence_id": ["S1"], "transcript_id": ["T1"], "speaker": ["A"], "german": ["Hallo."],
+                          "start_ms": [0], "end_ms": [900], "english": ["Hello."]})
+    toks.to_parquet(tmp_path / "tokens.parquet"); sents.to_parquet(tmp_path / "sentences.parquet")
+    t, s = read_build_tables(tmp_path / "tokens.parquet", tmp_path / "sentences.parquet")
+    assert set(t.columns) <= set(TOKEN_COLUMNS) and set(s.columns) <= set(SENTENCE_COLUMNS) and "german" in s
+    assert "english_gloss" not in t and read_build_tables(tmp_path / "tokens.parquet")[1] is None
+    pd.testing.assert_frame_equal(candidate_spans(t)[0], candidate_spans(toks)[0])
+
+
+def test_sentence_rows_order_glosses_by_start_then_hand():
+    "Each sentence lists its spans by start, then hand (missing last), equal keys in span order; empty ones drop out."
+    from t2g2p2s.lexicon_build import _sentence_rows
+    obj = lambda v: pd.Series(v, dtype=object)                              # as candidate_spans gives them
+    spans = pd.DataFrame({"sentence_id": obj(["S1", "S2", "S1", "S1", None, "S1"]),
+                          "start_ms": [300, 0, 100, 100, 50, 100], "end_ms": [400, 90, 200, 250, 60, 260],
+                          "hand": obj(["r", "r", None, "r", "r", "l"]), "gloss": obj(["C", "X", "B0", "B1", "Z", "B2"])})
+    sents = pd.DataFrame({"sentence_id": ["S1", "S2", "S3", "S4"], "transcript_id": ["T"] * 4,
+                          "speaker": ["A", "B", "A", "C"], "german": ["a", "b", "c", "d"],
+                          "start_ms": [0, 0, 500, 0], "end_ms": [500, 100, 600, 100]})
+    rows = _sentence_rows(sents, None, spans).set_index("sentence_id")
+    assert list(rows.index) == ["S1", "S2"]                                 # S3 has no glosses, S4 no informant
+    assert rows.loc["S1", "glosses"] == ["B2", "B1", "B0", "C"] and rows.loc["S2", "glosses"] == ["X"]
+    assert rows.loc["S1", "gloss_hands"] == ["l", "r", "", "r"] and rows.loc["S1", "gloss_end_ms"] == [260, 250, 200, 400]
+
+
+def test_build_reports_the_peak_memory_of_its_extraction(tmp_path):
+    write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 300, people=lambda cam, f: [signer(cam, f)])
+    toks = tokens([("A", "r", "G1", 200, 900), ("B", "r", "G2", 1000, 1600)])
+    rep = build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
+    from t2g2p2s.lexicon_build import peak_rss_mb
+    assert 10 < rep.extract_peak_rss_mb <= peak_rss_mb() + 1
