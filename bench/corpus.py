@@ -18,9 +18,11 @@ For each scale it
    these three in turn three times (`--repeats`), each in a fresh process, the median kept: the machine's speed
    drifts by 10-20 % between runs a minute apart. Each of these builds twice in its process and times the second,
    so that what a process pays once (imports made on first use, the allocator's first growth; a second or so
-   against the one-second build of two small transcripts) is not counted; the all-transcripts run is timed cold. Frames/s counts the a1 + b1 frames read; peak memory is the
-   process's peak RSS (VmHWM), given with what reading the tables left resident and with the peak of the
-   transcripts' extraction (`BuildReport.extract_peak_rss_mb`).
+   against the one-second build of two small transcripts) is not counted; the all-transcripts run is timed cold.
+   Frames/s counts the a1 + b1 frames read; peak memory is the process's peak RSS (VmHWM), given with what reading
+   the tables left resident and with the peak of the transcripts' extraction (`BuildReport.extract_peak_rss_mb`).
+   All transcripts are also built by the stage's default pool (two worker processes): the coordinating process's
+   peak and the largest worker's.
 
 Then it prints time and peak memory per stage and scale, a linear fit of time over the number of transcripts with
 its extrapolation to the real corpus (400 transcripts; the Text2Gloss stage is capped by its time budget and does
@@ -34,7 +36,6 @@ import fractions
 import heapq
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -44,24 +45,12 @@ from pathlib import Path
 
 import numpy as np
 
+from t2g2p2s.core import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CLI = [sys.executable, "-c", "from t2g2p2s.pipeline import main; raise SystemExit(main())"]
 REAL_TRANSCRIPTS = 400
-
-
-def _status_kb(key: str) -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(key + ":"): return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def peak_rss_mb() -> float:
-    "Peak resident set size of this process (VmHWM; ru_maxrss where /proc is missing) in MB."
-    return (_status_kb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
 
 
 def timed(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
@@ -167,10 +156,10 @@ def child(variant: str, data: Path, only: list[str] | None, warm: bool = False) 
 
 
 def lexicon_runs(data: Path, repeats: int = 3) -> dict:
-    """The lexicon build in single processes on one scale's files: ours on all transcripts (spans and sentences), and
-    on the two smallest transcripts the baseline, ours doing the baseline's work (gloss spans only) and ours whole,
-    each `repeats` times in turn (a fresh process each, timing its second build; the run of median time is kept,
-    all times with it)."""
+    """The lexicon build in single processes on one scale's files: ours on all transcripts (spans and sentences; also
+    with the stage's pool of two worker processes), and on the two smallest transcripts the baseline, ours doing the
+    baseline's work (gloss spans only) and ours whole, each `repeats` times in turn (a fresh process each, timing its
+    second build; the run of median time is kept, all times with it)."""
     sizes = sorted((p.stat().st_size, p.name.split("_")[0]) for p in (data / "raw").rglob("*_openpose.json.gz"))
     two = [t for _, t in sizes[:2]]
     out = {"ours, all transcripts": child("ours", data, None),

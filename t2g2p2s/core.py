@@ -34,9 +34,9 @@ __all__ = ['TIERS', 'FIG_STYLE', 'RUN_SPECIFIC', 'EXECUTORS', 'STAGES', 'COMMAND
            'project_root', 'data_dir', 'tier_root', 'runs_dir', 'safe_name', 'resolve_inside', 'current_umask',
            'atomic_write', 'atomic_path', 'write_text', 'write_bytes', 'to_json', 'write_json', 'read_json',
            'sha256_file', 'sha256_bytes', 'checksums', 'git_state', 'seed_everything', 'provenance',
-           'write_with_sidecar', 'RunContext', 'use_style', 'save_fig', 'get_logger', 'progress', 'run_tasks', 'Stage',
-           'stage_path', 'StageOutputs', 'stage_outputs', 'stage_done', 'make_stage', 'finish_stage', 'ensure_stage',
-           'resolve_device', 'Command', 'command', 'command_parser', 'run_command']
+           'write_with_sidecar', 'RunContext', 'use_style', 'save_fig', 'get_logger', 'progress', 'peak_rss_mb',
+           'run_tasks', 'Stage', 'stage_path', 'StageOutputs', 'stage_outputs', 'stage_done', 'make_stage',
+           'finish_stage', 'ensure_stage', 'resolve_device', 'Command', 'command', 'command_parser', 'run_command']
 
 # %% ../nbs/00_core.ipynb #dc820bc1
 class T2G2P2SError(Exception):
@@ -395,6 +395,17 @@ def _importable(fn: Callable) -> Callable:
                                  **{k: _portable(v) for k, v in fn.keywords.items()})
     if (getattr(fn, "__module__", None) or "").startswith("t2g2p2s."): return fn
     return _exported(fn.__name__) or fn
+
+def peak_rss_mb() -> float:
+    "This process's peak resident memory so far in MB (Linux VmHWM; `ru_maxrss` elsewhere)."
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+    except OSError: pass
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 / (1024 if sys.platform == "darwin" else 1)
 
 def _pooled(fn: Callable, tasks: list, ctx, n_jobs: int, per_worker: int | None) -> Iterator[Any]:
     "Results of `fn` over `tasks` in completion order, from a new process pool for every `n_jobs × per_worker` tasks."

@@ -23,8 +23,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import (EXECUTORS, ConfigError, DataError, atomic_path, command, get_logger, provenance, read_json,
-                          run_tasks, safe_name, stage_outputs, write_json)
+from .core import (EXECUTORS, ConfigError, DataError, atomic_path, command, get_logger, peak_rss_mb,
+                          provenance, read_json, run_tasks, safe_name, stage_outputs, write_json)
 from .glosses import gloss_key, type_key
 from .poses import person_to_array
 from .corpus_poses import RecordEnd, iter_wrapper_blocks
@@ -34,9 +34,9 @@ from .lexicon import (FRAME_BYTES, FRAME_DTYPE, N_POINTS, QUALITY_COLUMNS, Lexic
 # %% auto #0
 __all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'TOKEN_COLUMNS',
            'SENTENCE_COLUMNS', 'SHARD_FORMAT', 'BUCKETS', 'find_openpose_files', 'span_frames', 'candidate_spans',
-           'choose_person', 'gzip_isize', 'task_fingerprint', 'release_free_memory', 'peak_rss_mb',
-           'extract_transcript', 'BuildReport', 'build_lexicon', 'read_build_tables', 'make_lexicon',
-           'frequency_buckets', 'size_reduction', 'build_cmd']
+           'choose_person', 'gzip_isize', 'task_fingerprint', 'release_free_memory', 'extract_transcript',
+           'BuildReport', 'build_lexicon', 'read_build_tables', 'make_lexicon', 'frequency_buckets', 'size_reduction',
+           'build_cmd']
 
 # %% ../nbs/05a_lexicon_build.ipynb #f4fe1ee3
 log = get_logger(__name__)
@@ -75,7 +75,7 @@ SENTENCE_COLUMNS = ("sentence_id", "transcript_id", "speaker", "german", "start_
 def _obj(s: pd.Series) -> pd.Series:
     """A column as plain Python objects with None for missing (pandas `string` columns hold pd.NA). Equal values
     share one object: a corpus's spans repeat a few transcripts, speakers, hands and a vocabulary of glosses, so a row
-    costs a pointer there rather than a string of its own (measured in `bench/corpus.py`)."""
+    costs a pointer there rather than a string of its own."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     out = np.full(len(s), None, dtype=object)
     has = codes >= 0
@@ -203,17 +203,6 @@ def release_free_memory() -> bool:
     if trim is None: return False
     trim(0)
     return True
-
-def peak_rss_mb() -> float:
-    "This process's peak resident memory so far in MB (Linux VmHWM; `ru_maxrss` elsewhere)."
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
-    except OSError: pass
-    import resource
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return r / 1024 / (1024 if sys.platform == "darwin" else 1)
 
 def extract_transcript(task: Mapping[str, Any]) -> dict:
     """Stream one transcript's wrapper and cut its spans and sentences into a shard folder (see above), or reuse
@@ -477,7 +466,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
     problems: list[dict] = []
     tasks = []
     shard_dir = out.parent / f".{out.name}.shards"          # kept until the build succeeds (resume)
-    sent_of = dict(tuple(sent.groupby("transcript_id", sort=False))) if sent is not None else {}
+    sent_of = {tid: g for tid, g in sent.groupby("transcript_id", sort=False)} if sent is not None else {}
     empty_sent = sent.iloc[:0] if sent is not None else None
     for tid, g in spans.groupby("transcript_id", sort=True):
         path = openpose_paths.get(tid)

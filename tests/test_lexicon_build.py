@@ -474,5 +474,5 @@ def test_build_reports_the_peak_memory_of_its_extraction(tmp_path):
     write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 300, people=lambda cam, f: [signer(cam, f)])
     toks = tokens([("A", "r", "G1", 200, 900), ("B", "r", "G2", 1000, 1600)])
     rep = build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
-    from t2g2p2s.lexicon_build import peak_rss_mb
+    from t2g2p2s.core import peak_rss_mb
     assert 10 < rep.extract_peak_rss_mb <= peak_rss_mb() + 1
