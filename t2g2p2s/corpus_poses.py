@@ -41,10 +41,11 @@ class WrapperFrame(NamedTuple):
     frame: int
     people: list
 
-_WS = re.compile(r"[ \t\n\r]*")
-_FRAME_KEY = re.compile(r'[ \t\n\r]*"(\d+)"[ \t\n\r]*:')
+_WS = re.compile(rb"[ \t\n\r]*")
+_FRAME_KEY = re.compile(rb'[ \t\n\r]*"(\d+)"[ \t\n\r]*:')
 _DECODER = json.JSONDecoder()
 _NEAR_END = 64   # an error this close to the end of the buffer may be a value cut by the chunk boundary
+_WINDOW = 1 << 12   # bytes decoded at first for a JSON value (`_TextStream.value`)
 
 class _Gunzip:
     """`read1` over a gzip file decompressed with ISA-L (about twice zlib's speed). Like the standard library's
@@ -152,13 +153,16 @@ def _open_binary(path: Path, prefetch: bool = True):
 # %% ../nbs/01a_corpus_poses.ipynb #a320b45a
 class _TextStream:
     """A cursor over a (gzipped) UTF-8 file read in chunks: whitespace skipping, expected characters, one JSON value
-    at a time."""
+    at a time. The buffer holds bytes and the cursor counts bytes: JSON's structure is ASCII, so only the values
+    taken out are decoded (a window around each), and the bulk path scans and parses the bytes as they come. The
+    text is checked to be UTF-8 as it arrives (an ASCII chunk, the usual case, needs no decoding for that).
+    `max_value_chars` counts bytes of UTF-8 (the same as characters in ASCII)."""
     def __init__(self, path: Path, chunk_size: int, max_value_chars: int):
         self.path, self.chunk, self.max_value = path, int(chunk_size), int(max_value_chars)
         self.f, self.raw = _open_binary(path)
         self.decoder = codecs.getincrementaldecoder("utf-8")()
-        self.buf, self.pos, self.dropped, self.eof, self.truncated = "", 0, 0, False, False
-        self.where = "start of file"
+        self.buf, self.pos, self.dropped, self.eof, self.truncated = b"", 0, 0, False, False
+        self.where, self.window = "start of file", _WINDOW
 
     def close(self):
         self.f.close(); self.raw.close()
@@ -166,7 +170,11 @@ class _TextStream:
     def error(self, msg: str, at: int | None = None) -> PoseFileError:
         off = self.dropped + (self.pos if at is None else at)
         if self.truncated: msg = f"truncated gzip file (the compressed stream ends early); {msg}"
-        return PoseFileError(f"{msg} (at character {off})", self.path, self.where)
+        return PoseFileError(f"{msg} (at byte {off})", self.path, self.where)
+
+    def show(self, n: int = 20) -> str:
+        "The next `n` bytes at the cursor as text, for an error message."
+        return self.buf[self.pos:self.pos + n].decode("utf-8", "replace")
 
     def fill(self, size: int | None = None) -> bool:
         """Append the next chunk of at least `size` bytes (default: the chunk size), dropping consumed text;
@@ -182,12 +190,13 @@ class _TextStream:
             if not b: break
             pieces.append(b); n += len(b)
         b = b"".join(pieces)
-        try: s = self.decoder.decode(b, final=not b)
-        except UnicodeDecodeError as e: raise self.error(f"not UTF-8 text ({e.reason})", len(self.buf)) from None
-        if not b: self.eof = True
-        if not s: return not self.eof and self.fill(size)
+        if not b or not b.isascii() or self.decoder.getstate()[0]:   # a character cut by the last chunk continues
+            try: self.decoder.decode(b, final=not b)
+            except UnicodeDecodeError as e:
+                raise self.error(f"not UTF-8 text ({e.reason})", len(self.buf) + max(e.start, 0)) from None
+        if not b: self.eof = True; return False
         self.dropped += self.pos
-        self.buf = self.buf[self.pos:] + s
+        self.buf = b"".join((memoryview(self.buf)[self.pos:], b)) if self.pos < len(self.buf) else b
         self.pos = 0
         return True
 
@@ -197,39 +206,55 @@ def peek(self: _TextStream) -> str:
     "The next non-whitespace character without consuming it ('' at end of file)."
     while True:
         self.pos = _WS.match(self.buf, self.pos).end()
-        if self.pos < len(self.buf): return self.buf[self.pos]
+        if self.pos < len(self.buf): return chr(self.buf[self.pos])
         if not self.fill(): return ""
 
 @patch
 def expect(self: _TextStream, chars: str, what: str) -> str:
     c = self.peek()
     if c == "": raise self.error(f"file ends where {what} was expected (truncated file?)")
-    if c not in chars: raise self.error(f"expected {what}, found {self.buf[self.pos:self.pos + 20]!r}")
+    if c not in chars: raise self.error(f"expected {what}, found {self.show()!r}")
     self.pos += 1
     return c
 
 # %% ../nbs/01a_corpus_poses.ipynb #f3e08214
+def _n_bytes(text: str, i: int) -> int:
+    "How many bytes of UTF-8 the first `i` characters of `text` take."
+    return i if text.isascii() else len(text[:i].encode())
+
 @patch
 def value(self: _TextStream) -> Any:
-    "Decode one JSON value at the cursor, reading more text while it may be cut by the end of the buffer."
+    """Decode one JSON value at the cursor: a window of the buffer is decoded to text and parsed, the window widened
+    while the value may be cut by its end, and more read while it may be cut by the end of the buffer. The window
+    starts at twice the last value's size, so a run of similar values decodes each about twice."""
     if self.peek() == "": raise self.error("file ends where a JSON value was expected (truncated file?)")
+    w = self.window
     while True:
+        stop = min(len(self.buf), self.pos + w)
+        whole = stop == len(self.buf)                     # the window reaches the end of the buffer
+        text = self.buf[self.pos:stop].decode("utf-8", "ignore")   # checked UTF-8: only a cut character is dropped
         try:
-            v, end = _DECODER.raw_decode(self.buf, self.pos)
-            if end < len(self.buf) or self.eof or not self.fill():   # a number at the buffer end may continue
-                self.pos = end
-                return v
-            continue
+            v, end = _DECODER.raw_decode(text)
         except json.JSONDecodeError as e:
-            cut = e.msg.startswith("Unterminated string") or e.pos >= len(self.buf) - _NEAR_END
-            if not cut: raise self.error(f"invalid JSON: {e.msg}", e.pos) from None
+            at = self.pos + _n_bytes(text, e.pos)
+            cut = e.msg.startswith("Unterminated string") or e.pos >= len(text) - _NEAR_END
+            if not cut: raise self.error(f"invalid JSON: {e.msg}", at) from None
+            if not whole: w *= 2; continue
             if len(self.buf) - self.pos > self.max_value:
                 raise self.error(f"a JSON value longer than {self.max_value} characters "
                                  "(corrupt file, or raise max_frame_chars)") from None
             if not self.fill(len(self.buf) - self.pos):            # doubling: linear time even for huge values
-                if e.msg.startswith("Unterminated string") or e.pos >= len(self.buf) - 8:
-                    raise self.error(f"file ends inside a JSON value (truncated file?): {e.msg}", e.pos) from None
-                raise self.error(f"invalid JSON: {e.msg}", e.pos) from None
+                if e.msg.startswith("Unterminated string") or e.pos >= len(text) - 8:
+                    raise self.error(f"file ends inside a JSON value (truncated file?): {e.msg}", at) from None
+                raise self.error(f"invalid JSON: {e.msg}", at) from None
+            continue
+        if end == len(text):                              # a number at the end of the window may continue
+            if not whole: w *= 2; continue
+            if not self.eof and self.fill(): continue
+        n = _n_bytes(text, end)
+        self.pos += n
+        self.window = max(_WINDOW, 2 * n)
+        return v
 
 @patch
 def key(self: _TextStream) -> str:
@@ -288,7 +313,7 @@ def _wrapper_events(s: _TextStream, body: Callable = _frames_exact) -> Iterator[
     object (by default `(frame, people)` per frame)."""
     c = s.peek()
     if c == "": raise s.error("empty file")
-    if c != "[": raise s.error(f"expected a JSON list of camera records, found {s.buf[s.pos:s.pos + 20]!r}")
+    if c != "[": raise s.error(f"expected a JSON list of camera records, found {s.show()!r}")
     s.pos += 1
     if s.peek() == "]": s.pos += 1
     else:
@@ -457,14 +482,14 @@ def _run_arrays(doc, n_frames: int) -> tuple[list, list[int]] | None:
                 bufs.append(b)
     return bufs, counts
 
-def _decode_run(text: str, n_frames: int) -> np.ndarray | None:
-    """The chosen poses of a run `\"N\":{...},...` of `n_frames` frames, parsed by simdjson into one buffer of
+def _decode_run(text: bytes, n_frames: int) -> np.ndarray | None:
+    """The chosen poses of a run `\"N\":{...},...` (bytes) of `n_frames` frames, parsed by simdjson into one buffer of
     doubles, or None when the bulk path cannot vouch (invalid JSON, a repeated or misplaced key, a missing or nested
     array, a wrong length, a string, a non-finite value, a negative confidence)."""
     if not _SIMD: _SIMD.append(simdjson.Parser())
     doc = None
     try:
-        doc = _SIMD[0].parse(("{" + text + "}").encode())
+        doc = _SIMD[0].parse(b"{" + text + b"}")
         got = _run_arrays(doc, n_frames)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError): return None
     finally: doc = None                                   # the parser is reused: no proxy may outlive the call
@@ -479,7 +504,7 @@ def _decode_run(text: str, n_frames: int) -> np.ndarray | None:
     return _best_people(a, counts)
 
 # %% ../nbs/01a_corpus_poses.ipynb #76af1799
-_BULK_KEY = re.compile(r'"(\d+)"[ \t\n\r]*:[ \t\n\r]*(?=\{)')
+_BULK_KEY = re.compile(rb'"(\d+)"[ \t\n\r]*:[ \t\n\r]*(?=\{)')
 
 def _key_run(s: _TextStream) -> tuple[list, bool]:
     """The frame keys of the buffer from the cursor on, as long as each frame before the next is followed by ',':
@@ -492,8 +517,9 @@ def _key_run(s: _TextStream) -> tuple[list, bool]:
             if m.start() != pos: return keys, True
         else:
             j = m.start() - 1
-            while buf[j] in " \t\n\r": j -= 1
-            if buf[j] != ",": return keys, True
+            while buf[j] in b" \t\n\r": j -= 1
+            if buf[j] != 44: return keys, True                # 44 is b','
+
         keys.append(m)
     return keys, False
 

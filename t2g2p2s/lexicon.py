@@ -282,6 +282,7 @@ def close(self: LexiconWriter) -> Path:
             cand.unlink()
         for r, o in zip(kept, offs[:-1]): r["start"] = int(o)
         index = _typed([{k: v for k, v in r.items() if not k.startswith("_")} for r in kept], INDEX_COLUMNS)
+        del kept; self._rows, self._by_seq, self._heaps = [], {}, {}   # the index holds them now
         with atomic_path(self.tmp / "index.parquet") as p: index.to_parquet(p, index=False)
         self._flush_sentences()
         if self._sent_pq is not None:
@@ -292,7 +293,7 @@ def close(self: LexiconWriter) -> Path:
         fps = sorted({float(x) for x in index.fps.dropna()})
         meta = {"format_version": FORMAT_VERSION, "skeleton": OPENPOSE_137.name, "point_count": N_POINTS,
                 "dtype": FRAME_DTYPE.str, "frame_shape": [N_POINTS, 3], "coordinates": "pixels of the source camera",
-                "n_frames": int(offs[-1]), "n_entries": len(kept), "n_glosses": int(index.gloss.nunique()),
+                "n_frames": int(offs[-1]), "n_entries": len(index), "n_glosses": int(index.gloss.nunique()),
                 "n_sentences": self._n_sentences, "n_sentence_frames": int(self._n_sent), "fps": fps,
                 "top_k": self.top_k, "score": self.score, "n_offered": self.n_offered,
                 "quality": {"weights": QUALITY_WEIGHTS, "hand_conf": HAND_CONF,

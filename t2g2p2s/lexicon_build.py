@@ -33,10 +33,10 @@ from .lexicon import (FRAME_BYTES, FRAME_DTYPE, N_POINTS, QUALITY_COLUMNS, Lexic
 
 # %% auto #0
 __all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'TOKEN_COLUMNS',
-           'SENTENCE_COLUMNS', 'SHARD_FORMAT', 'BUCKETS', 'find_openpose_files', 'span_frames', 'candidate_spans',
-           'choose_person', 'gzip_isize', 'task_fingerprint', 'release_free_memory', 'extract_transcript',
-           'BuildReport', 'build_lexicon', 'read_build_tables', 'make_lexicon', 'frequency_buckets', 'size_reduction',
-           'build_cmd']
+           'SENTENCE_COLUMNS', 'SHARD_FORMAT', 'STREAM_HEAP', 'BUCKETS', 'find_openpose_files', 'span_frames',
+           'candidate_spans', 'choose_person', 'gzip_isize', 'task_fingerprint', 'heap_for_streaming',
+           'arrow_on_c_heap', 'release_free_memory', 'extract_transcript', 'BuildReport', 'build_lexicon',
+           'read_build_tables', 'make_lexicon', 'frequency_buckets', 'size_reduction', 'build_cmd']
 
 # %% ../nbs/05a_lexicon_build.ipynb #f4fe1ee3
 log = get_logger(__name__)
@@ -185,10 +185,41 @@ def _load_result(shard: Path, fingerprint: str) -> dict | None:
     return {**done, "spans": spans, "sentences": sents, "shard": str(shard), "resumed": True}
 
 @functools.cache
-def _malloc_trim():
-    "glibc's malloc_trim, looked up once per process (None where the C library has none)."
-    try: return ctypes.CDLL(None).malloc_trim
+def _libc(name: str):
+    "A function of the C library (glibc's `malloc_trim`, `mallopt`), looked up once per process; None where it has none."
+    try: return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError): return None
+
+STREAM_HEAP = {"mmap_threshold": 16 << 20, "trim_threshold": 64 << 20}   # bytes; see `heap_for_streaming`
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3                             # glibc's `mallopt` parameters
+
+@functools.cache
+def heap_for_streaming() -> bool:
+    """Let glibc's allocator serve blocks up to `STREAM_HEAP["mmap_threshold"]` (16 MiB) from its heap and keep up to
+    `STREAM_HEAP["trim_threshold"]` (64 MiB) of free heap, once per process (`mallopt`); False where the C library
+    has no such call. The reader's text chunks, decompressed pieces and parsed runs are a few MB each and come and
+    go hundreds of times per transcript; by default glibc maps each block of that size fresh from the system and
+    hands the heap's free top back past a small threshold, so every one of them cost page faults: on the 1/16
+    rehearsal pair the build took about 10 % longer with the same peak memory (`bench/corpus.py`). The free heap
+    still goes back after each transcript (`release_free_memory`). Setting the thresholds ends glibc's own
+    adjustment of them for the rest of the process: a pool worker's, or the caller's with `executor="serial"`."""
+    mallopt = _libc("mallopt")
+    if mallopt is None: return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, STREAM_HEAP["mmap_threshold"])) and \
+        bool(mallopt(_M_TRIM_THRESHOLD, STREAM_HEAP["trim_threshold"]))
+
+@functools.cache
+def arrow_on_c_heap() -> str:
+    """Let pyarrow's Python-level calls allocate from the C heap (its system memory pool) from now on in this
+    process, once; returns the pool's name. pyarrow's default, mimalloc, kept the pages it had used for reading and
+    writing parquet: the coordinating process of a 1/8 rehearsal build peaked at 279 MB with it. This package sets
+    `ARROW_DEFAULT_MEMORY_POOL=system` when it is imported (its `__init__`), which moves all of pyarrow (218 MB) if
+    pyarrow was not imported before; where it was, this call moves what pyarrow's Python API allocates (250 MB).
+    On the C heap, `release_free_memory` hands the pages back with the rest; the speed is the same. Called by
+    `read_build_tables`, `build_lexicon` and `extract_transcript`; buffers made before keep their own pool."""
+    import pyarrow as pa
+    pa.set_memory_pool(pa.system_memory_pool())
+    return pa.default_memory_pool().backend_name
 
 def release_free_memory() -> bool:
     """Hand the free pages of the C heap (glibc's `malloc_trim(0)`) and of pyarrow's memory pool back to the
@@ -199,7 +230,7 @@ def release_free_memory() -> bool:
     transcript it reads back."""
     pa = sys.modules.get("pyarrow")                      # its own allocator keeps freed pages too
     if pa is not None: pa.default_memory_pool().release_unused()
-    trim = _malloc_trim()
+    trim = _libc("malloc_trim")
     if trim is None: return False
     trim(0)
     return True
@@ -209,7 +240,9 @@ def extract_transcript(task: Mapping[str, Any]) -> dict:
     the shard's finished result. `task`: transcript_id, openpose, shard_dir, spans (DataFrame of `candidate_spans`),
     sentences (DataFrame or None), top_k, score. Returns the spans and sentences with status, shard offsets and
     quality, the problems and counts; `counts["peak_rss_mb"]` is the peak memory of the process that did it, so far.
-    The freed heap goes back to the system afterwards (`release_free_memory`)."""
+    The process's allocators are set first (`heap_for_streaming`, `arrow_on_c_heap`), and the freed heap goes back
+    to the system afterwards (`release_free_memory`)."""
+    heap_for_streaming(); arrow_on_c_heap()
     try:
         res = _extract_transcript(task)
         if not res.get("resumed"): res["counts"]["peak_rss_mb"] = round(peak_rss_mb(), 1)
@@ -461,6 +494,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
     t0 = time.perf_counter()
     out = Path(out)
     if top_k < 1: raise ConfigError(f"top_k={top_k!r}: at least 1")
+    arrow_on_c_heap()
     spans, span_counts = candidate_spans(tokens, times, min_frames, skip_categories)
     sent = _sentence_rows(sentences, tokens, spans) if sentences is not None else None
     problems: list[dict] = []
@@ -495,6 +529,8 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
             if not r["ok"]: keep.update(spans=r["spans"], sentences=r["sentences"])   # no shard to read back
             done.append(keep)
             del r
+        del tasks                               # their span tables: the shards hold what is read back below
+        release_free_memory()
         resumed = sum(r["resumed"] for r in done)
         if resumed: log.info("lexicon: %d of %d transcript(s) reused from %s", resumed, len(done), shard_dir)
         done.sort(key=lambda r: r["transcript_id"])
@@ -554,6 +590,7 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
                                token_id=r["token_id"], start_ms=int(r["start_ms"]), end_ms=int(r["end_ms"]),
                                source="dgs-korpus", **{c: float(r[c]) for c in QUALITY_COLUMNS})
                     lex_frames += int(r["n_frames"]); n_entries += 1
+            del table, at, order                        # the chosen rows now live in the writer
             with atomic_path(writer.tmp / "candidates.parquet") as p:
                 if done: _concat_parquet(sorted(parts.glob("*.parquet")), p)
                 else:
@@ -596,8 +633,10 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
 def read_build_tables(tokens: str | os.PathLike, sentences: str | os.PathLike | None = None
                       ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """03's tokens table (and sentences table) with only the columns the build reads (`TOKEN_COLUMNS`,
-    `SENTENCE_COLUMNS`): the other columns of a corpus's tables are never loaded."""
+    `SENTENCE_COLUMNS`): the other columns of a corpus's tables are never loaded. pyarrow allocates from the C heap
+    from here on (`arrow_on_c_heap`)."""
     import pyarrow.parquet as pq
+    arrow_on_c_heap()
     def read(path, cols):
         have = set(pq.read_schema(path).names)
         return pd.read_parquet(path, columns=[c for c in cols if c in have])

@@ -449,6 +449,8 @@ def test_span_tables_share_repeated_values_and_read_only_the_build_columns(tmp_p
                           "start_ms": [0], "end_ms": [900], "english": ["Hello."]})
     toks.to_parquet(tmp_path / "tokens.parquet"); sents.to_parquet(tmp_path / "sentences.parquet")
     t, s = read_build_tables(tmp_path / "tokens.parquet", tmp_path / "sentences.parquet")
+    import pyarrow as pa
+    assert pa.default_memory_pool().backend_name == "system"              # arrow_on_c_heap: trimmed with the heap
     assert set(t.columns) <= set(TOKEN_COLUMNS) and set(s.columns) <= set(SENTENCE_COLUMNS) and "german" in s
     assert "english_gloss" not in t and read_build_tables(tmp_path / "tokens.parquet")[1] is None
     pd.testing.assert_frame_equal(candidate_spans(t)[0], candidate_spans(toks)[0])
@@ -476,3 +478,39 @@ def test_build_reports_the_peak_memory_of_its_extraction(tmp_path):
     rep = build_lexicon(toks, {"T1": tmp_path / "T1_openpose.json.gz"}, tmp_path / "lex", executor="serial")
     from t2g2p2s.core import peak_rss_mb
     assert 10 < rep.extract_peak_rss_mb <= peak_rss_mb() + 1
+
+
+_MALLINFO_SCRIPT = r'''
+import ctypes, sys
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+libc = ctypes.CDLL(None)
+info = getattr(libc, "mallinfo2", None)
+if info is None: print("skip"); sys.exit()
+info.restype = Info
+def mapped(n):
+    "How many blocks glibc maps from the system for one allocation of n bytes."
+    before = info().hblks; b = bytearray(n); after = info().hblks; del b
+    return after - before
+first = mapped(20 << 20)      # mapped; glibc then raises its threshold above 20 MB by itself
+import pandas as pd
+from t2g2p2s.lexicon_build import extract_transcript
+res = extract_transcript({"transcript_id": "T", "openpose": sys.argv[1], "shard_dir": sys.argv[2], "top_k": 3,
+                          "spans": pd.DataFrame({"speaker": ["A"]}), "sentences": None, "score": "quality"})
+assert not res["ok"]
+import pyarrow as pa
+print(first, mapped(8 << 20), mapped(20 << 20), pa.default_memory_pool().backend_name)
+'''
+
+
+def test_extraction_keeps_few_mb_blocks_in_the_heap(tmp_path):
+    """A fresh process maps a 20 MB block from the system, and glibc would then serve the next one from its heap; after
+    the first transcript (even one that fails) the thresholds are fixed: an 8 MB block comes from the heap and a
+    20 MB one is mapped again (glibc's `mallinfo2`); pyarrow allocates from the C heap."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _MALLINFO_SCRIPT, str(tmp_path / "missing_openpose.json.gz"),
+                        str(tmp_path / "shards")], capture_output=True, text=True, check=True)
+    out = r.stdout.split()
+    if out == ["skip"]: pytest.skip("the C library has no mallinfo2 (not glibc ≥ 2.33)")
+    assert out == ["1", "0", "1", "system"], r.stdout

@@ -251,6 +251,28 @@ def test_wrapper_truncated(op720, tmp_path):
     with pytest.raises(PoseFileError, match=r"cut_openpose\.json: camera a1, frame 7: file ends inside a JSON value"): list(iter_dgs_wrapper(plain))
 
 
+@pytest.mark.parametrize("chunk", [1, 3, 4096])
+def test_wrapper_text_beyond_ascii(op720, tmp_path, chunk):
+    """The readers move over bytes: a record id and header values beyond ASCII come out whole whatever the chunk
+    size, and bytes that are not UTF-8, even in frames nobody decodes, are refused with their byte offset."""
+    from t2g2p2s.corpus_poses import FrameBlock, iter_wrapper_blocks
+    plain = _wrapper_text(op720)
+    text = plain.replace('"id":"1413485"', '"id":"Ü-1","note":"Größe ½"', 2)
+    assert text.count("Ü-1") == 2
+    path = tmp_path / "u_openpose.json"; path.write_bytes(text.encode())
+    (tmp_path / "p_openpose.json").write_text(plain)
+    frames = list(iter_dgs_wrapper(path, chunk_size=chunk))
+    assert {f.transcript_id for f in frames} == {"Ü-1"}
+    assert [f._replace(transcript_id="") for f in frames] == \
+        [f._replace(transcript_id="") for f in iter_dgs_wrapper(tmp_path / "p_openpose.json")]
+    blocks = [b for b in iter_wrapper_blocks(path, {"a1": [(0, 4)]}, chunk_size=chunk) if isinstance(b, FrameBlock)]
+    assert {b.transcript_id for b in blocks} == {"Ü-1"} and 3 in np.concatenate([b.frames for b in blocks])
+    k = text.index('"b1"'); k = text.index('"9":{', k) + 40                 # inside frame 9 of camera b1
+    bad = tmp_path / "bad_openpose.json"; bad.write_bytes(text[:k].encode() + b"\xe9" + text[k:].encode())
+    with pytest.raises(PoseFileError, match=r"not UTF-8 text .*\(at byte \d+\)"):
+        list(iter_wrapper_blocks(bad, {"a1": [(0, 4)], "b1": []}, chunk_size=chunk))
+
+
 @pytest.mark.parametrize("text, match", [
     ("", r"e\.json: start of file: empty file"),
     ("   \n", "empty file"),
