@@ -100,7 +100,7 @@ def _obj(s):
     "A column as plain Python objects with None for missing (pandas `string` columns hold pd.NA)."
     return s.astype(object).where(s.notna(), None)
 
-def _typed(rows: list[dict], columns: Mapping[str, str]) -> "pd.DataFrame":
+def _typed(rows: list[dict] | dict[str, list], columns: Mapping[str, str]) -> "pd.DataFrame":
     import pandas as pd
     df = pd.DataFrame(rows)
     for c, dt in columns.items():
@@ -157,8 +157,14 @@ class LexiconWriter:
         self.tmp = self._ctx.__enter__()
         self._cand = open(self.tmp / "candidates.f32", "wb")
         self._sent = open(self.tmp / "sentence_frames.f32", "wb")
-        self._rows: list[dict] = []          # one per written candidate (dropped ones are marked)
-        self._by_seq: dict[int, dict] = {}   # rows still in a heap, by offer number
+        # one row per written candidate, held column by column (a corpus's lexicon has tens of thousands of rows;
+        # as a dict each, they were the largest thing the building process held at the end)
+        self._cols: dict[str, list] = {}     # index column -> one value per row (None where a row has none)
+        self._order: list[tuple] = []        # per row: (gloss, -score, offer number), the order of the index
+        self._off: list[int] = []            # per row: first frame in candidates.f32
+        self._len: list[int] = []            # per row: frames
+        self._kept: list[bool] = []          # per row: still among the top_k of its gloss
+        self._row_of: dict[int, int] = {}    # offer number -> row, for the rows still in a heap
         self._heaps: dict[str, list] = {}    # gloss -> min-heap of (score, -seq, seq)
         self._n_cand = 0                     # frames written to candidates.f32
         self._sent_rows: list[dict] = []     # sentence index rows not yet written (at most SENTENCE_BATCH)
@@ -206,12 +212,20 @@ def add(self: LexiconWriter, frames, gloss: str, quality: float | None = None, *
     if len(heap) >= self.top_k and key <= heap[0]: return False
     a = _as_frames(frames, f"instance of {gloss!r}")
     a.tofile(self._cand)
-    row = dict(cols, gloss=gloss, _seq=seq, _score=s, _off=self._n_cand, length=len(a), _kept=True)
+    row = len(self._kept)
+    cols["gloss"] = gloss
+    for k, v in cols.items():
+        col = self._cols.get(k)
+        if col is None: col = self._cols[k] = [None] * row          # a column the earlier rows did not have
+        col.append(v)
+    for col in self._cols.values():
+        if len(col) == row: col.append(None)                        # a column this row does not have
+    self._order.append((gloss, -s, seq)); self._off.append(self._n_cand); self._len.append(len(a))
+    self._kept.append(True); self._row_of[seq] = row
     self._n_cand += len(a)
-    self._rows.append(row); self._by_seq[seq] = row
     if len(heap) >= self.top_k:
         _, _, old = heapq.heapreplace(heap, key)
-        self._by_seq.pop(old)["_kept"] = False
+        self._kept[self._row_of.pop(old)] = False
     else:
         heapq.heappush(heap, key)
     return True
@@ -265,24 +279,26 @@ def close(self: LexiconWriter) -> Path:
     if self.closed: raise LexiconError("writer is closed")
     try:
         self._cand.close(); self._sent.close()
-        kept = [r for r in self._rows if r["_kept"]]
-        kept.sort(key=lambda r: (r["gloss"], -r["_score"], r["_seq"]))
-        rank, prev = 0, None
-        for i, r in enumerate(kept):
-            rank = rank + 1 if r["gloss"] == prev else 1
-            prev = r["gloss"]
-            r["rank"], r["entry_id"] = rank, i
-        offs = np.cumsum([0] + [r["length"] for r in kept])
-        in_order = all(r["_off"] == o for r, o in zip(kept, offs[:-1])) and int(offs[-1]) == self._n_cand
+        kept = sorted((i for i, k in enumerate(self._kept) if k), key=self._order.__getitem__)
+        ranks, rank, prev = [], 0, None
+        for i in kept:
+            g = self._order[i][0]
+            rank = rank + 1 if g == prev else 1
+            prev = g; ranks.append(rank)
+        lengths = [self._len[i] for i in kept]
+        offs = np.cumsum([0] + lengths)
+        in_order = all(self._off[i] == o for i, o in zip(kept, offs[:-1])) and int(offs[-1]) == self._n_cand
         cand, frames = self.tmp / "candidates.f32", self.tmp / "frames.f32"
         if in_order: os.replace(cand, frames)
         else:
             with open(frames, "wb") as f:
-                for r in kept: read_frames(cand, r["_off"], r["length"]).tofile(f)
+                for i in kept: read_frames(cand, self._off[i], self._len[i]).tofile(f)
             cand.unlink()
-        for r, o in zip(kept, offs[:-1]): r["start"] = int(o)
-        index = _typed([{k: v for k, v in r.items() if not k.startswith("_")} for r in kept], INDEX_COLUMNS)
-        del kept; self._rows, self._by_seq, self._heaps = [], {}, {}   # the index holds them now
+        columns = {k: [col[i] for i in kept] for k, col in self._cols.items()}
+        columns.update(rank=ranks, entry_id=list(range(len(kept))), start=[int(o) for o in offs[:-1]], length=lengths)
+        self._cols, self._order, self._off, self._len, self._row_of, self._heaps = {}, [], [], [], {}, {}
+        index = _typed(columns, INDEX_COLUMNS)                      # from here on the index holds the rows
+        del columns
         with atomic_path(self.tmp / "index.parquet") as p: index.to_parquet(p, index=False)
         self._flush_sentences()
         if self._sent_pq is not None:
