@@ -519,7 +519,6 @@ def _key_run(s: _TextStream) -> tuple[list, bool]:
             j = m.start() - 1
             while buf[j] in b" \t\n\r": j -= 1
             if buf[j] != 44: return keys, True                # 44 is b','
-
         keys.append(m)
     return keys, False
 

@@ -514,3 +514,24 @@ def test_extraction_keeps_few_mb_blocks_in_the_heap(tmp_path):
     out = r.stdout.split()
     if out == ["skip"]: pytest.skip("the C library has no mallinfo2 (not glibc ≥ 2.33)")
     assert out == ["1", "0", "1", "system"], r.stdout
+
+
+def test_importing_the_package_puts_pyarrow_on_the_c_heap_unless_told_otherwise():
+    "`import t2g2p2s` before pyarrow makes pyarrow's default pool the system allocator; a value the user set is kept."
+    import os
+    import subprocess
+    import sys
+    code = "import t2g2p2s, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert got.stdout.split() == ["system"], got.stdout
+    import pyarrow as pa
+    other = next(n for n in ("jemalloc", "mimalloc") if getattr(pa, f"{n}_memory_pool", None) and _has_pool(pa, n))
+    got = subprocess.run([sys.executable, "-c", code], env=dict(env, ARROW_DEFAULT_MEMORY_POOL=other),
+                         capture_output=True, text=True, check=True)
+    assert got.stdout.split() == [other], got.stdout
+
+
+def _has_pool(pa, name: str) -> bool:
+    try: getattr(pa, f"{name}_memory_pool")(); return True
+    except NotImplementedError: return False
