@@ -199,8 +199,9 @@ def heap_for_streaming() -> bool:
     `STREAM_HEAP["trim_threshold"]` (64 MiB) of free heap, once per process (`mallopt`); False where the C library
     has no such call. The reader's text chunks, decompressed pieces and parsed runs are a few MB each and come and
     go hundreds of times per transcript; by default glibc maps each block of that size fresh from the system and
-    hands the heap's free top back past a small threshold, so every one of them cost page faults: on the 1/16
-    rehearsal pair the build took about 10 % longer with the same peak memory (`bench/corpus.py`). The free heap
+    hands the heap's free top back past a small threshold, so every one of them cost page faults: the two smallest
+    transcripts of the 1/16 rehearsal (gloss spans only, one process) took 0.92–0.97 s that way and 0.83–0.87 s
+    with these thresholds, at the same peak memory. The free heap
     still goes back after each transcript (`release_free_memory`). Setting the thresholds ends glibc's own
     adjustment of them for the rest of the process: a pool worker's, or the caller's with `executor="serial"`."""
     mallopt = _libc("mallopt")
