@@ -201,9 +201,9 @@ def heap_for_streaming() -> bool:
     go hundreds of times per transcript; by default glibc maps each block of that size fresh from the system and
     hands the heap's free top back past a small threshold, so every one of them cost page faults: the two smallest
     transcripts of the 1/16 rehearsal (gloss spans only, one process) took 0.92–0.97 s that way and 0.83–0.87 s
-    with these thresholds, at the same peak memory. The free heap
-    still goes back after each transcript (`release_free_memory`). Setting the thresholds ends glibc's own
-    adjustment of them for the rest of the process: a pool worker's, or the caller's with `executor="serial"`."""
+    with these thresholds, at the same peak memory. The free heap still goes back after each transcript
+    (`release_free_memory`). Setting the thresholds ends glibc's own adjustment of them for the rest of the process:
+    a pool worker's, or the caller's with `executor="serial"`."""
     mallopt = _libc("mallopt")
     if mallopt is None: return False
     return bool(mallopt(_M_MMAP_THRESHOLD, STREAM_HEAP["mmap_threshold"])) and \
@@ -706,9 +706,8 @@ def build_cmd(out: str = "",              # lexicon folder to write, replaced at
         if not (out and transcripts and raw): raise ConfigError("give --out, --transcripts and --raw (or --stage)")
         tdir = Path(transcripts)
         if not (tdir / "tokens.parquet").is_file(): raise ConfigError(f"--transcripts {tdir}: no tokens.parquet")
-        tokens = pd.read_parquet(tdir / "tokens.parquet")
-        sents = (pd.read_parquet(tdir / "sentences.parquet")
-                 if (tdir / "sentences.parquet").is_file() and sentences else None)
+        tokens, sents = read_build_tables(tdir / "tokens.parquet", tdir / "sentences.parquet"
+                                          if (tdir / "sentences.parquet").is_file() and sentences else None)
         rules = (read_json(tdir / "summary.json").get("rules") or {}) if (tdir / "summary.json").is_file() else {}
         ops = find_openpose_files(raw)
         if not ops: raise ConfigError(f"no *{OPENPOSE_SUFFIX} files below {raw}")
