@@ -91,9 +91,12 @@ def run_ours(data: Path, only: list[str] | None, with_sentences: bool = True, wa
     untimed first (one-time costs of the process, e.g. imports made on first use, are then not counted). `pool`: the
     process pool of the stage's default (2 worker processes, each replaced after 8 transcripts): `peak_mb` is then
     this coordinating process's and `extract_peak_mb` the largest worker's."""
-    from t2g2p2s.lexicon_build import build_lexicon
-    toks, sents, ops = _scale_inputs(data, only)
-    inputs_mb = peak_rss_mb()                       # libraries imported and the transcripts tables read
+    from t2g2p2s.lexicon_build import build_lexicon, find_openpose_files
+    if only: toks, sents, ops = _scale_inputs(data, only)
+    else:                                           # the whole corpus: 03's files, as the stage reads them
+        toks, sents = data / "transcripts" / "tokens.parquet", data / "transcripts" / "sentences.parquet"
+        ops = find_openpose_files(data / "raw")
+    inputs_mb = peak_rss_mb()                       # libraries imported (and a subset's tables read)
     for _ in range(2 if warm else 1):
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=data) as d:
@@ -322,6 +325,9 @@ def main(argv=None) -> int:
             peaks = [runs[s][k][key] for s in scales]
             print(f"ours, all transcripts, {what} MB: {', '.join(f'{p:.0f}' for p in peaks)} (largest / smallest "
                   f"{max(peaks) / min(peaks):.2f})")
+        print("lexicon entries (the top-k of every gloss type): "
+              + ", ".join(f"{runs[s]['ours, all transcripts']['entries']:,}" for s in scales)
+              + "; transcripts: " + ", ".join(str(runs[s]["ours, all transcripts"]["transcripts"]) for s in scales))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"what": " ".join(lexicon_runs.__doc__.split()),
                                    "command": f"python bench/corpus.py --lexicon-runs {out} --scales {a.scales} "

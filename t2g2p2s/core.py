@@ -12,6 +12,7 @@ import functools
 import hashlib
 import importlib
 import inspect
+import itertools
 import json
 import logging
 import multiprocessing
@@ -407,19 +408,38 @@ def peak_rss_mb() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / 1024 / (1024 if sys.platform == "darwin" else 1)
 
-def _pooled(fn: Callable, tasks: list, ctx, n_jobs: int, per_worker: int | None) -> Iterator[Any]:
-    "Results of `fn` over `tasks` in completion order, from a new process pool for every `n_jobs × per_worker` tasks."
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    step = len(tasks) if per_worker is None else int(n_jobs) * int(per_worker)
-    for i in range(0, len(tasks), step):
-        group = tasks[i:i + step]
-        with ProcessPoolExecutor(max_workers=min(int(n_jobs), len(group)), mp_context=ctx) as ex:
-            for f in as_completed([ex.submit(fn, _portable(t)) for t in group]): yield f.result()
+_NONE = object()
 
-def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: str = "process", n_jobs: int = 2,
+def _pooled(fn: Callable, tasks: Iterator, ctx, n_jobs: int, per_worker: int | None, window: int) -> Iterator[Any]:
+    """Results of `fn` over `tasks` in completion order, from a new process pool for every `n_jobs × per_worker` tasks.
+    At most `window` tasks are handed out and not yet done: the next ones are taken from `tasks` (made, when it is a
+    generator) only as results come back."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    while True:
+        group = tasks if per_worker is None else itertools.islice(tasks, int(n_jobs) * int(per_worker))
+        first = next(group, _NONE)
+        if first is _NONE: return
+        with ProcessPoolExecutor(max_workers=int(n_jobs), mp_context=ctx) as ex:
+            pending = {ex.submit(fn, _portable(first))}
+            del first
+            for t in group:
+                pending.add(ex.submit(fn, _portable(t)))
+                del t
+                if len(pending) >= window:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done: yield f.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done: yield f.result()
+        if per_worker is None: return
+
+def run_tasks(fn: Callable[[Any], Any], tasks: Iterable[Any], executor: str = "process", n_jobs: int = 2,
               scheduler: Any = None, desc: str = "tasks", unit: str = "transcript",
-              recycle_workers: int | None = None) -> Iterator[Any]:
+              recycle_workers: int | None = None, total: int | None = None) -> Iterator[Any]:
     """Yield `fn(task)` for every task (in completion order) in this process, a process pool, or on Dask.
+    `tasks` may be a generator: a pool or cluster is given two tasks per worker at a time, and the next task is
+    taken from `tasks` only when one comes back, so a stage that makes its tasks as they are needed never holds
+    them all (`total`: their number, for the progress bar, where `tasks` has no length).
     `recycle_workers` (process pool): the worker processes are replaced after about that many tasks each (a new pool
     for every `n_jobs × recycle_workers` tasks), so what tasks leave behind in a worker's memory (a fragmented heap)
     is bounded by that many, however many tasks there are. The workers fork from a server that has imported `fn`'s
@@ -428,17 +448,22 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: str = "p
     if executor not in EXECUTORS: raise ConfigError(f"executor={executor!r}: one of {EXECUTORS}")
     if recycle_workers is not None and int(recycle_workers) < 1:
         raise ConfigError(f"recycle_workers={recycle_workers!r}: at least 1 (or None: never replaced)")
-    tasks = list(tasks)
-    if not tasks: return
-    if executor == "serial" or (executor == "process" and (n_jobs <= 1 or len(tasks) == 1)):
-        for t in progress(tasks, desc=desc, unit=unit): yield fn(t)
+    if hasattr(tasks, "__len__"): total = len(tasks)
+    it = iter(tasks)
+    first = next(it, _NONE)
+    if first is _NONE: return
+    it = itertools.chain([first], it)
+    del first
+    if executor == "serial" or (executor == "process" and (n_jobs <= 1 or total == 1)):
+        for t in progress(it, desc=desc, unit=unit, total=total): yield fn(t)
     elif executor == "process":
         fn = _importable(fn)
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
         module = getattr(getattr(fn, "func", fn), "__module__", None) or ""
         if method == "forkserver" and module.startswith("t2g2p2s."): ctx.set_forkserver_preload([module])
-        yield from progress(_pooled(fn, tasks, ctx, n_jobs, recycle_workers), desc=desc, total=len(tasks), unit=unit)
+        yield from progress(_pooled(fn, it, ctx, n_jobs, recycle_workers, 2 * int(n_jobs)), desc=desc, total=total,
+                            unit=unit)
     else:
         from distributed import Client, LocalCluster, as_completed as das_completed
         own_cluster = own_client = None
@@ -449,8 +474,17 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: str = "p
         elif isinstance(scheduler, str): client = own_client = Client(scheduler)
         else: client = scheduler
         try:
-            futs = client.map(_importable(fn), [_portable(t) for t in tasks], pure=False)
-            for f in progress(das_completed(futs), desc=desc, total=len(futs), unit=unit): yield f.result()
+            fn = _importable(fn)
+            window = 2 * max(int(n_jobs), len(client.scheduler_info().get("workers", {})), 1)
+            futs = das_completed()
+            def hand_out(n):
+                for t in itertools.islice(it, n): futs.add(client.submit(fn, _portable(t), pure=False))
+            hand_out(window)
+            for f in progress(futs, desc=desc, total=total, unit=unit):
+                r = f.result()
+                del f
+                hand_out(1)
+                yield r
         finally:
             if own_client is not None: own_client.close()
             if own_cluster is not None: own_cluster.close()

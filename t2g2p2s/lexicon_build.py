@@ -18,7 +18,7 @@ import struct
 import sys
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,10 +33,11 @@ from .lexicon import (FRAME_BYTES, FRAME_DTYPE, N_POINTS, QUALITY_COLUMNS, Lexic
 
 # %% auto #0
 __all__ = ['log', 'OPENPOSE_SUFFIX', 'FPS', 'FRAME_MS', 'CAMERA_OF_SPEAKER', 'SKIP_CATEGORIES', 'TOKEN_COLUMNS',
-           'SENTENCE_COLUMNS', 'SHARD_FORMAT', 'STREAM_HEAP', 'BUCKETS', 'find_openpose_files', 'span_frames',
-           'candidate_spans', 'choose_person', 'gzip_isize', 'task_fingerprint', 'heap_for_streaming',
-           'arrow_on_c_heap', 'release_free_memory', 'extract_transcript', 'BuildReport', 'build_lexicon',
-           'read_build_tables', 'make_lexicon', 'frequency_buckets', 'size_reduction', 'build_cmd']
+           'SENTENCE_COLUMNS', 'BATCH_ROWS', 'SHARD_FORMAT', 'STREAM_HEAP', 'BUCKETS', 'find_openpose_files',
+           'span_frames', 'candidate_spans', 'transcript_rows', 'gloss_medians', 'choose_person', 'gzip_isize',
+           'task_fingerprint', 'heap_for_streaming', 'arrow_on_c_heap', 'release_free_memory', 'extract_transcript',
+           'BuildReport', 'build_lexicon', 'read_build_tables', 'make_lexicon', 'frequency_buckets', 'size_reduction',
+           'build_cmd']
 
 # %% ../nbs/05a_lexicon_build.ipynb #f4fe1ee3
 log = get_logger(__name__)
@@ -82,10 +83,9 @@ def _obj(s: pd.Series) -> pd.Series:
     out[has] = np.asarray(uniques, dtype=object)[codes[has]]
     return pd.Series(out, index=s.index, name=s.name, dtype=object)
 
-def candidate_spans(tokens: pd.DataFrame, times: str = "raw", min_frames: int = 2,
-                    skip_categories: Sequence[str] = SKIP_CATEGORIES) -> tuple[pd.DataFrame, dict]:
-    """Gloss tokens that become lexicon candidates, with their frames and their gloss's median duration; plus counts
-    of what was left out."""
+def _kept_tokens(tokens: pd.DataFrame, times: str, min_frames: int, skip_categories: Sequence[str]
+                 ) -> tuple[pd.DataFrame, dict]:
+    "The tokens that become candidates (row by row: any slice of a table gives that slice's rows), keyed; counts."
     if times not in ("raw", "capped"): raise ConfigError(f"times={times!r}: raw | capped")
     t = tokens[[c for c in tokens.columns if c in TOKEN_COLUMNS]].copy()
     n0 = len(t)
@@ -116,13 +116,102 @@ def candidate_spans(tokens: pd.DataFrame, times: str = "raw", min_frames: int = 
     t["gloss"] = [gloss_key(gl) for gl in t.gloss]                  # the lexicon's keys: notebook 00a's convention
     if t["type"].isna().any():
         t["type"] = [ty if ty is not None else type_key(gl) for gl, ty in zip(t.gloss, t.type)]
+    return t, counts
+
+def candidate_spans(tokens: pd.DataFrame, times: str = "raw", min_frames: int = 2,
+                    skip_categories: Sequence[str] = SKIP_CATEGORIES, medians: Mapping[str, float] | None = None
+                    ) -> tuple[pd.DataFrame, dict]:
+    """Gloss tokens that become lexicon candidates, with their frames and their gloss's median duration; plus counts
+    of what was left out. `medians` (gloss key → median ms, from `gloss_medians` over the whole corpus) gives the
+    medians when `tokens` is a part of the corpus (one transcript); without it they are `tokens`' own."""
+    t, counts = _kept_tokens(tokens, times, min_frames, skip_categories)
     dur = (t.span_end_ms - t.start_ms).astype(float)
-    t["median_ms"] = dur.groupby(t.gloss).transform("median")
+    if medians is None: t["median_ms"] = dur.groupby(t.gloss).transform("median")
+    else: t["median_ms"] = t.gloss.map(medians).astype(float)
     t = t.sort_values(["transcript_id", "start_ms", "speaker", "hand", "token_id"], kind="stable", na_position="last")
     counts["candidates"] = len(t)
     cols = ["transcript_id", "token_id", "speaker", "hand", "gloss", "raw_gloss", "type", "sentence_id", "start_ms",
             "span_end_ms", "frame_start", "frame_end", "n_frames", "median_ms"]
     return t[cols].rename(columns={"span_end_ms": "end_ms"}).reset_index(drop=True), counts
+
+# %% ../nbs/05a_lexicon_build.ipynb #9b8d2f71
+BATCH_ROWS = 4_096    # rows of 03's tables read at a time (a few MB)
+
+def _table_batches(table: pd.DataFrame | str | os.PathLike, columns: Sequence[str]) -> Iterator[pd.DataFrame]:
+    """`table` (a DataFrame, or a parquet file) `BATCH_ROWS` rows at a time with those of `columns` it has; at least one
+    (empty) batch."""
+    if isinstance(table, pd.DataFrame):
+        t = table[[c for c in table.columns if c in columns]]
+        if "transcript_id" not in t: raise ConfigError("the table has no transcript_id column")
+        for i in range(0, max(len(t), 1), BATCH_ROWS): yield t.iloc[i:i + BATCH_ROWS]
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    with pq.ParquetFile(table) as pf:
+        schema = pf.schema_arrow
+        cols = [c for c in columns if c in schema.names]
+        if "transcript_id" not in cols: raise ConfigError(f"{table}: no transcript_id column")
+        n = 0
+        for b in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols):
+            n += 1
+            yield pa.Table.from_batches([b]).to_pandas()
+        if not n: yield schema.empty_table().select(cols).to_pandas()
+
+def _tids(df: pd.DataFrame) -> np.ndarray:
+    "The transcript_id column as objects, None where missing."
+    t = df["transcript_id"]
+    return t.astype(object).where(t.notna(), None).to_numpy(dtype=object)
+
+def transcript_rows(table: pd.DataFrame | str | os.PathLike, columns: Sequence[str] = TOKEN_COLUMNS
+                    ) -> Iterator[tuple[str, pd.DataFrame]]:
+    """`(transcript_id, its rows)` of `table` (03's tokens or sentences: a DataFrame or a parquet file) in transcript
+    order, with those of `columns` it has; rows without a transcript are left out. A file sorted by transcript (as
+    03 writes them) is streamed, one transcript's rows at a time; another is read whole first."""
+    if not isinstance(table, pd.DataFrame):
+        prev, ok = None, True
+        for b in _table_batches(table, ("transcript_id",)):
+            ids = [v for v in _tids(b) if v is not None]
+            seq = ([] if prev is None else [prev]) + ids
+            if any(x > y for x, y in zip(seq, seq[1:])): ok = False; break
+            if ids: prev = ids[-1]
+        if not ok:
+            log.info("%s is not sorted by transcript_id: read whole", table)
+            table = pd.concat(list(_table_batches(table, columns)), ignore_index=True)
+    if isinstance(table, pd.DataFrame):
+        t = table[[c for c in table.columns if c in columns]]
+        yield from ((tid, g) for tid, g in t.groupby("transcript_id", sort=True))
+        return
+    cur, parts = None, []
+    for b in _table_batches(table, columns):
+        tid = _tids(b)
+        cuts = (np.flatnonzero(tid[1:] != tid[:-1]) + 1).tolist()
+        for a, z in zip([0, *cuts], [*cuts, len(tid)]):
+            if tid[a] is None: continue
+            if tid[a] != cur:
+                if parts: yield cur, pd.concat(parts, ignore_index=True)
+                cur, parts = tid[a], []
+            parts.append(b.iloc[a:z])
+    if parts: yield cur, pd.concat(parts, ignore_index=True)
+
+def gloss_medians(tokens: pd.DataFrame | str | os.PathLike, times: str = "raw", min_frames: int = 2,
+                  skip_categories: Sequence[str] = SKIP_CATEGORIES) -> tuple[dict[str, float], dict, dict[str, int]]:
+    """One pass over `tokens` (03's table: a DataFrame or its parquet file), `BATCH_ROWS` rows at a time: every gloss
+    key's median span duration (ms), `candidate_spans`' counts over the whole table, and the number of candidates of
+    each transcript (sorted). It holds a gloss code and a duration per candidate, not the rows."""
+    code_of: dict[str, int] = {}
+    codes, durs, counts, per = [], [], {}, {}
+    for b in _table_batches(tokens, TOKEN_COLUMNS):
+        t, c = _kept_tokens(b, times, min_frames, skip_categories)
+        for k, v in c.items(): counts[k] = counts.get(k, 0) + v
+        codes.append(np.fromiter((code_of.setdefault(g, len(code_of)) for g in t.gloss), np.int64, len(t)))
+        durs.append((t.span_end_ms - t.start_ms).to_numpy(dtype=np.float64))
+        for tid, n in t.transcript_id.value_counts().items(): per[tid] = per.get(tid, 0) + int(n)
+        del t, b
+    counts["candidates"] = sum(len(c) for c in codes)
+    if not code_of: return {}, counts, {}
+    med = pd.Series(np.concatenate(durs)).groupby(np.concatenate(codes)).median()
+    names = list(code_of)
+    return {names[i]: float(m) for i, m in med.items()}, counts, dict(sorted(per.items()))
 
 # %% ../nbs/05a_lexicon_build.ipynb #a8baed96
 def choose_person(people: list, path=None, where: str | None = None) -> tuple[np.ndarray | None, int]:
@@ -482,55 +571,63 @@ def _concat_parquet(parts: Sequence[Path], dest: Path) -> None:
             w.write_table(t.select(schema.names).cast(schema))
 
 # %% ../nbs/05a_lexicon_build.ipynb #d234eade
-def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.PathLike], out: str | os.PathLike,
-                  top_k: int = 3, executor: str = "process", scheduler: Any = None, n_jobs: int = 2,
-                  min_frames: int = 2, times: str = "raw", sentences: pd.DataFrame | None = None,
+def build_lexicon(tokens: pd.DataFrame | str | os.PathLike, openpose_paths: Mapping[str, str | os.PathLike],
+                  out: str | os.PathLike, top_k: int = 3, executor: str = "process", scheduler: Any = None, n_jobs: int = 2,
+                  min_frames: int = 2, times: str = "raw", sentences: pd.DataFrame | str | os.PathLike | None = None,
                   score: str = "quality", skip_categories: Sequence[str] = SKIP_CATEGORIES,
                   rules: Mapping | None = None, provenance: Mapping | None = None,
                   recycle_workers: int | None = 8) -> BuildReport:
-    """Build the lexicon store `out` from the gloss `tokens` (03's table) and each transcript's OpenPose wrapper.
-    `sentences` (03's sentences table) adds the sentence-level sequences. With the process pool, the worker processes
-    are replaced after about `recycle_workers` transcripts each (their memory stays that of a few transcripts
-    however large the corpus; None: never). Returns a `BuildReport`."""
+    """Build the lexicon store `out` from the gloss `tokens` (03's table, or its parquet file) and each transcript's
+    OpenPose wrapper. `sentences` (03's sentences table, or its file) adds the sentence-level sequences. Files are
+    read a batch and a transcript at a time (`gloss_medians`, `transcript_rows`), and each transcript's task is made
+    when a worker is free, so the building process never holds the corpus's tables. With the process pool, the worker
+    processes are replaced after about `recycle_workers` transcripts each (their memory stays that of a few
+    transcripts however large the corpus; None: never). Returns a `BuildReport`."""
     t0 = time.perf_counter()
     out = Path(out)
     if top_k < 1: raise ConfigError(f"top_k={top_k!r}: at least 1")
     arrow_on_c_heap()
-    spans, span_counts = candidate_spans(tokens, times, min_frames, skip_categories)
-    sent = _sentence_rows(sentences, tokens, spans) if sentences is not None else None
+    medians, span_counts, per_transcript = gloss_medians(tokens, times, min_frames, skip_categories)
+    n_transcripts = len(per_transcript)
+    missing_ops = [tid for tid in per_transcript if tid not in openpose_paths]
     problems: list[dict] = []
-    tasks = []
     shard_dir = out.parent / f".{out.name}.shards"          # kept until the build succeeds (resume)
-    sent_of = {tid: g for tid, g in sent.groupby("transcript_id", sort=False)} if sent is not None else {}
-    empty_sent = sent.iloc[:0] if sent is not None else None
-    for tid, g in spans.groupby("transcript_id", sort=True):
-        path = openpose_paths.get(tid)
-        s_t = sent_of.pop(tid, empty_sent)
-        if path is None:
-            problems.append(_problem(tid, "file", "openpose", f"no OpenPose file for transcript {tid}",
-                                     len(g) + (0 if s_t is None else len(s_t))))
-            continue
-        tasks.append({"transcript_id": tid, "openpose": str(path), "shard_dir": str(shard_dir), "spans": g,
-                      "sentences": s_t, "top_k": top_k, "score": score})
-    missing_ops = sorted(set(spans.transcript_id) - {t["transcript_id"] for t in tasks})
-    # from here on the tasks hold each transcript's rows; the corpus-wide tables are let go
-    n_transcripts, spans_of_missing = int(spans.transcript_id.nunique()), spans.transcript_id.value_counts()
-    no_spans = spans.iloc[:0]
-    del spans, sent, sent_of
-    release_free_memory()                   # the corpus-wide tables' temporaries
+    no_sentences = (next(_table_batches(sentences, SENTENCE_COLUMNS)).iloc[:0] if sentences is not None else None)
+
+    def transcript_tasks():
+        "One transcript's task at a time, made when the runner asks for it (its spans and sentence rows)."
+        sent_rows = transcript_rows(sentences, SENTENCE_COLUMNS) if sentences is not None else iter(())
+        s_tid, s_df = next(sent_rows, (None, None))
+        for tid, tok in transcript_rows(tokens, TOKEN_COLUMNS):
+            if tid not in per_transcript: continue                  # no candidates
+            sp = candidate_spans(tok, times, min_frames, skip_categories, medians)[0]
+            del tok
+            se = None
+            if sentences is not None:
+                while s_tid is not None and s_tid < tid: s_tid, s_df = next(sent_rows, (None, None))
+                se = _sentence_rows(s_df if s_tid == tid else no_sentences, None, sp)
+            path = openpose_paths.get(tid)
+            if path is None:
+                problems.append(_problem(tid, "file", "openpose", f"no OpenPose file for transcript {tid}",
+                                         len(sp) + (0 if se is None else len(se))))
+                continue
+            yield {"transcript_id": tid, "openpose": str(path), "shard_dir": str(shard_dir), "spans": sp,
+                   "sentences": se, "top_k": top_k, "score": score}
+            del sp, se
+
     done: list[dict] = []                   # per transcript: counts and problems (tables stay in the shards)
     best: dict[str, list] = {}              # gloss -> its top_k candidates so far, as (rank key, transcript, row)
     try:
         shard_dir.mkdir(parents=True, exist_ok=True)
-        for r in run_tasks(extract_transcript, tasks, executor, n_jobs, scheduler, desc="lexicon",
-                           recycle_workers=recycle_workers):
+        for r in run_tasks(extract_transcript, transcript_tasks(), executor, n_jobs, scheduler, desc="lexicon",
+                           recycle_workers=recycle_workers, total=n_transcripts - len(missing_ops)):
             _offer_candidates(best, r["transcript_id"], r["spans"], score, top_k)
             keep = {k: r[k] for k in ("transcript_id", "ok", "problems", "counts", "shard") if k in r}
             keep["resumed"] = bool(r.get("resumed"))
             if not r["ok"]: keep.update(spans=r["spans"], sentences=r["sentences"])   # no shard to read back
             done.append(keep)
             del r
-        del tasks                               # their span tables: the shards hold what is read back below
+            release_free_memory()                   # the result's tables, unpickled and let go
         release_free_memory()
         resumed = sum(r["resumed"] for r in done)
         if resumed: log.info("lexicon: %d of %d transcript(s) reused from %s", resumed, len(done), shard_dir)
@@ -595,11 +692,12 @@ def build_lexicon(tokens: pd.DataFrame, openpose_paths: Mapping[str, str | os.Pa
             with atomic_path(writer.tmp / "candidates.parquet") as p:
                 if done: _concat_parquet(sorted(parts.glob("*.parquet")), p)
                 else:
+                    no_spans = candidate_spans(next(_table_batches(tokens, TOKEN_COLUMNS)).iloc[:0])[0]
                     no_spans.assign(status="", camera="", width=0, height=0,
                                     **dict.fromkeys(QUALITY_COLUMNS, 0.0)).to_parquet(p, index=False)
             shutil.rmtree(parts)
             for tid in missing_ops:
-                status_counts["no_openpose"] = status_counts.get("no_openpose", 0) + int(spans_of_missing[tid])
+                status_counts["no_openpose"] = status_counts.get("no_openpose", 0) + per_transcript[tid]
             status_counts = dict(sorted(status_counts.items()))
             report = BuildReport(
                 out=str(out), n_transcripts=n_transcripts,
@@ -648,14 +746,13 @@ def make_lexicon(tier: str = "sample", seed: int = 0, top_k: int = 3, n_jobs: in
                  run_id: str = "dev") -> BuildReport:
     "Build the `lexicon` stage of `tier` from its transcripts tables and OpenPose files (the registry's maker)."
     tr, raw = stage_outputs("transcripts", tier), stage_outputs("raw", tier)
-    tokens, sents = read_build_tables(tr.tokens, tr.sentences if sentences else None)
     ops = find_openpose_files(raw.folder)
     if not ops: raise ConfigError(f"no *{OPENPOSE_SUFFIX} files below {raw.folder}")
     params = dict(tier=tier, seed=seed, top_k=top_k, n_jobs=n_jobs, executor=executor, dask_scheduler=dask_scheduler,
                   times=times, min_frames=min_frames, sentences=sentences)
-    return build_lexicon(tokens, ops, stage_outputs("lexicon", tier).lexicon, top_k=top_k, executor=executor,
+    return build_lexicon(tr.tokens, ops, stage_outputs("lexicon", tier).lexicon, top_k=top_k, executor=executor,
                          scheduler=dask_scheduler or None, n_jobs=n_jobs, min_frames=min_frames, times=times,
-                         sentences=sents, rules=read_json(tr.summary).get("rules") or {},
+                         sentences=tr.sentences if sentences else None, rules=read_json(tr.summary).get("rules") or {},
                          provenance=provenance("05a_lexicon_build", params, [tr.tokens, tr.sentences], run_id=run_id))
 
 # %% ../nbs/05a_lexicon_build.ipynb #6840b920
@@ -706,13 +803,12 @@ def build_cmd(out: str = "",              # lexicon folder to write, replaced at
         if not (out and transcripts and raw): raise ConfigError("give --out, --transcripts and --raw (or --stage)")
         tdir = Path(transcripts)
         if not (tdir / "tokens.parquet").is_file(): raise ConfigError(f"--transcripts {tdir}: no tokens.parquet")
-        tokens, sents = read_build_tables(tdir / "tokens.parquet", tdir / "sentences.parquet"
-                                          if (tdir / "sentences.parquet").is_file() and sentences else None)
+        sents = tdir / "sentences.parquet" if (tdir / "sentences.parquet").is_file() and sentences else None
         rules = (read_json(tdir / "summary.json").get("rules") or {}) if (tdir / "summary.json").is_file() else {}
         ops = find_openpose_files(raw)
         if not ops: raise ConfigError(f"no *{OPENPOSE_SUFFIX} files below {raw}")
-        rep = build_lexicon(tokens, ops, out, top_k=top_k, executor=executor, scheduler=scheduler or None,
-                            n_jobs=n_jobs, min_frames=min_frames, times=times, sentences=sents, score=score,
+        rep = build_lexicon(tdir / "tokens.parquet", ops, out, top_k=top_k, executor=executor,
+                            scheduler=scheduler or None, n_jobs=n_jobs, min_frames=min_frames, times=times, sentences=sents, score=score,
                             rules=rules, provenance={"command": "t2g2p2s lexicon build", "transcripts": str(tdir),
                                                      "raw": str(raw)})
     print(f"{rep.n_entries} entries of {rep.n_glosses} glosses ({rep.lexicon_frames} frames), {rep.n_sentences} "

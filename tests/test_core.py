@@ -83,6 +83,20 @@ def test_every_declared_command_builds_its_parser():
         assert cmd.summary and command_parser(cmd).format_help()
 
 
+def test_run_tasks_takes_tasks_from_a_generator_as_results_come_back():
+    """A generator's tasks are made as they are handed out: two per worker ahead of the results in a pool, one at a
+    time in this process; every task runs once, with or without worker replacement."""
+    from t2g2p2s.core import run_tasks
+    for executor, n_jobs, recycle, ahead in (("process", 2, None, 5), ("process", 2, 1, 5), ("serial", 1, None, 1)):
+        made = []
+        def tasks(n=9):
+            for i in range(n): made.append(i); yield -i
+        results = run_tasks(abs, tasks(), executor, n_jobs=n_jobs, recycle_workers=recycle, total=9)
+        first = next(results)
+        assert len(made) <= ahead, (executor, recycle, made)
+        assert sorted([first, *results]) == list(range(9)) and made == list(range(9))
+
+
 def test_process_pool_replaces_workers_when_asked():
     """With recycle_workers=1 and two workers, every two tasks run in new worker processes (results come pool by
     pool); without it the two workers do all six."""

@@ -273,6 +273,43 @@ def test_process_pool_and_dask_give_the_same_store(corpus, tmp_path):
     assert any("$INDEX1" in list(g) for g in lex.sentences.glosses)
 
 
+def test_files_are_read_a_transcript_at_a_time_into_the_same_store(corpus, tmp_path, monkeypatch):
+    """Given 03's files rather than tables, the build reads them a few rows at a time (every transcript's rows spread
+    over several batches), makes each transcript's task only when the runner asks for it, and writes the same store
+    as from the tables; files not sorted by transcript are read whole, with the same store again."""
+    import t2g2p2s.lexicon_build as lb
+    from t2g2p2s.core import ConfigError
+    toks, sents, ops = corpus
+    build_lexicon(toks, ops, tmp_path / "tables", executor="serial", sentences=sents)
+    toks.to_parquet(tmp_path / "tokens.parquet", index=False)
+    sents.to_parquet(tmp_path / "sentences.parquet", index=False)
+    (tmp_path / "shuffled").mkdir()
+    toks.sample(frac=1, random_state=0).to_parquet(tmp_path / "shuffled" / "tokens.parquet", index=False)
+    sents.iloc[::-1].to_parquet(tmp_path / "shuffled" / "sentences.parquet", index=False)
+    monkeypatch.setattr(lb, "BATCH_ROWS", 5)
+    made, extracted = [], []
+    spans_of, extract = lb.candidate_spans, lb.extract_transcript
+    monkeypatch.setattr(lb, "candidate_spans", lambda *a, **k: (made.append(len(extracted)), spans_of(*a, **k))[1])
+    monkeypatch.setattr(lb, "extract_transcript", lambda t: (extracted.append(t["transcript_id"]), extract(t))[1])
+    build_lexicon(tmp_path / "tokens.parquet", ops, tmp_path / "files", executor="serial",
+                  sentences=tmp_path / "sentences.parquet")
+    assert made == list(range(len(ops))) and extracted == sorted(ops)   # task k made once k transcripts were done
+    monkeypatch.setattr(lb, "candidate_spans", spans_of)
+    build_lexicon(tmp_path / "shuffled" / "tokens.parquet", ops, tmp_path / "unsorted", executor="serial",
+                  sentences=tmp_path / "shuffled" / "sentences.parquet")
+    ref = _store_bytes(tmp_path / "tables")
+    for name in ("files", "unsorted"):
+        got = _store_bytes(tmp_path / name)
+        pd.testing.assert_frame_equal(got[0], ref[0]); assert got[1] == ref[1]
+        pd.testing.assert_frame_equal(got[2], ref[2]); assert got[3] == ref[3]
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / name / "candidates.parquet"),
+                                      pd.read_parquet(tmp_path / "tables" / "candidates.parquet"))
+    toks.drop(columns="transcript_id").to_parquet(tmp_path / "no_ids.parquet")
+    with pytest.raises(ConfigError, match="no_ids.parquet: no transcript_id"):
+        build_lexicon(tmp_path / "no_ids.parquet", ops, tmp_path / "never", executor="serial")
+    assert not (tmp_path / "never").exists()
+
+
 def test_memory_bounded(tmp_path):
     "Building from a wrapper needs far less memory than json.load of that wrapper (tracemalloc peaks)."
     write_wrapper(tmp_path / "T1_openpose.json.gz", "T1", 1200,
