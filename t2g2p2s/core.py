@@ -475,15 +475,16 @@ def run_tasks(fn: Callable[[Any], Any], tasks: Iterable[Any], executor: str = "p
         else: client = scheduler
         try:
             fn = _importable(fn)
-            window = 2 * max(int(n_jobs), len(client.scheduler_info().get("workers", {})), 1)
             futs = das_completed()
-            def hand_out(n):
-                for t in itertools.islice(it, n): futs.add(client.submit(fn, _portable(t), pure=False))
-            hand_out(window)
+            def hand_out():
+                "Top up to two tasks per worker thread the cluster has now (a batch system's workers join late)."
+                want = 2 * max(int(n_jobs), sum(client.nthreads().values()), 1) - futs.count()
+                for t in itertools.islice(it, max(want, 0)): futs.add(client.submit(fn, _portable(t), pure=False))
+            hand_out()
             for f in progress(futs, desc=desc, total=total, unit=unit):
                 r = f.result()
                 del f
-                hand_out(1)
+                hand_out()
                 yield r
         finally:
             if own_client is not None: own_client.close()
