@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import heapq
+import json
 import math
 import os
 import re
@@ -31,9 +32,9 @@ from .glosses import gloss_key, gloss_word, parse_gloss
 # %% auto #0
 __all__ = ['log', 'N_POINTS', 'FRAME_DTYPE', 'FRAME_BYTES', 'ARM_POINTS', 'HAND_SLICES', 'THESIS_POINTS', 'QUALITY_WEIGHTS',
            'HAND_CONF', 'HAND_VISIBLE_SHARE', 'DURATION_SIGMA', 'QUALITY_COLUMNS', 'FORMAT_VERSION', 'INDEX_COLUMNS',
-           'SENTENCE_INDEX_COLUMNS', 'SENTENCE_BATCH', 'INDEX_JSON', 'ENTRY_COLUMNS', 'INDEX_CSV_COLUMNS',
-           'THESIS_TIME_COLUMNS', 'THESIS_BODY13', 'THESIS_ARRAYS', 'THESIS_TIMES_NAME', 'quality_components',
-           'LexiconError', 'read_frames', 'LexiconWriter', 'Entry', 'write_index_json', 'Lexicon',
+           'SENTENCE_INDEX_COLUMNS', 'INDEX_BATCH', 'SENTENCE_BATCH', 'INDEX_JSON', 'ENTRY_COLUMNS',
+           'INDEX_CSV_COLUMNS', 'THESIS_TIME_COLUMNS', 'THESIS_BODY13', 'THESIS_ARRAYS', 'THESIS_TIMES_NAME',
+           'quality_components', 'LexiconError', 'read_frames', 'LexiconWriter', 'Entry', 'write_index_json', 'Lexicon',
            'export_spoken_to_signed', 'read_spoken_to_signed_index', 'import_spoken_to_signed', 'read_thesis_times',
            'iter_thesis_dictionary', 'thesis_frames_to_array', 'import_thesis_dictionary', 'lexicon_info', 'info_cmd',
            'export_s2s_cmd', 'import_s2s_cmd', 'import_thesis_cmd']
@@ -147,8 +148,12 @@ def _as_frames(frames, what: str = "frames") -> np.ndarray:
 
 # %% ../nbs/05_lexicon.ipynb #a62d5a07
 class LexiconWriter:
-    "Stream instances into a new lexicon folder, keeping the `top_k` best per gloss by `score` (a quality column)."
-    def __init__(self, folder: str | os.PathLike, top_k: int = 3, score: str = "quality", meta: Mapping | None = None):
+    """Stream instances into a new lexicon folder, keeping the `top_k` best per gloss by `score` (a quality column).
+    `in_order=True`: the caller has chosen the entries and offers them in the store's order (gloss key, then best
+    first, at most `top_k` a gloss); each is then final when offered and its index row is written with the next
+    batch of `INDEX_BATCH` rows, so the writer holds a batch, not the index."""
+    def __init__(self, folder: str | os.PathLike, top_k: int = 3, score: str = "quality", meta: Mapping | None = None,
+                 in_order: bool = False):
         if not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ConfigError(f"top_k={top_k!r}: a positive integer")
         if score not in QUALITY_COLUMNS: raise ConfigError(f"score={score!r}: one of {QUALITY_COLUMNS}")
@@ -171,6 +176,12 @@ class LexiconWriter:
         self._sent_pq = None                 # the sentence table's parquet writer, from the first batch on
         self._n_sentences = 0
         self._n_sent = 0                     # frames written to sentence_frames.f32
+        self.in_order = bool(in_order)
+        self._index_rows: list[dict] = []    # in_order: index rows not yet written (at most INDEX_BATCH)
+        self._index_pq = None                # in_order: the index's parquet writer, from the first batch on
+        self._last: tuple | None = None      # in_order: (gloss, -score, rank) of the last entry
+        self._n_entries = self._n_glosses = 0
+        self._fps: set[float] = set()
         self.n_offered = 0
         self.closed = False
 
@@ -179,8 +190,9 @@ class LexiconWriter:
         if self.closed: return
         self.closed = True
         for f in (self._cand, self._sent): f.close()
-        if self._sent_pq is not None:
-            with contextlib.suppress(Exception): self._sent_pq.close()
+        for w in (self._sent_pq, self._index_pq):
+            if w is not None:
+                with contextlib.suppress(Exception): w.close()
         with contextlib.suppress(RuntimeError): self._ctx.__exit__(LexiconError, LexiconError("aborted"), None)
 
     def __enter__(self): return self
@@ -206,6 +218,7 @@ def add(self: LexiconWriter, frames, gloss: str, quality: float | None = None, *
     if quality is not None: cols["quality"] = quality
     s = cols.get(self.score)
     s = float(s) if s is not None and not (isinstance(s, float) and math.isnan(s)) else float("-inf")
+    if self.in_order: return self._add_in_order(frames, gloss, s, cols)
     seq = self.n_offered; self.n_offered += 1
     heap = self._heaps.setdefault(gloss, [])
     key = (s, -seq, seq)
@@ -230,6 +243,28 @@ def add(self: LexiconWriter, frames, gloss: str, quality: float | None = None, *
         heapq.heappush(heap, key)
     return True
 
+@patch
+def _add_in_order(self: LexiconWriter, frames, gloss: str, s: float, cols: dict) -> bool:
+    "`add` of an `in_order` writer: the entry is checked against the order, written, and its index row batched."
+    rank = self._last[2] + 1 if self._last is not None and self._last[0] == gloss else 1
+    if self._last is not None and (gloss, -s) < self._last[:2]:
+        raise LexiconError(f"in_order writer: {gloss!r} (score {s}) offered after {self._last[0]!r} (score "
+                           f"{-self._last[1]}): offer the entries by gloss key, best first")
+    if rank > self.top_k: raise LexiconError(f"in_order writer: more than top_k={self.top_k} entries of {gloss!r}")
+    a = _as_frames(frames, f"instance of {gloss!r}")
+    a.tofile(self._cand)
+    self.n_offered += 1
+    self._last = (gloss, -s, rank)
+    self._n_glosses += rank == 1
+    if cols.get("fps") is not None and not (isinstance(cols["fps"], float) and math.isnan(cols["fps"])):
+        self._fps.add(float(cols["fps"]))
+    self._index_rows.append(dict(cols, gloss=gloss, rank=rank, entry_id=self._n_entries, start=self._n_cand,
+                                 length=len(a)))
+    self._n_entries += 1; self._n_cand += len(a)
+    if len(self._index_rows) >= INDEX_BATCH: self._flush_rows("index")
+    return True
+
+INDEX_BATCH = 2048      # index rows an in_order writer holds before it writes them to the index
 SENTENCE_BATCH = 2048   # sentence index rows a writer holds before it writes them to the sentence table
 _LIST_COLUMNS = {"glosses": "string", "gloss_hands": "string", "gloss_start_ms": "int64", "gloss_end_ms": "int64"}
 
@@ -242,35 +277,40 @@ def add_sentence(self: LexiconWriter, frames, sentence_id: str, **columns) -> No
     a.tofile(self._sent)
     self._sent_rows.append(dict(columns, sentence_id=sentence_id, start=self._n_sent, length=len(a)))
     self._n_sent += len(a); self._n_sentences += 1
-    if len(self._sent_rows) >= SENTENCE_BATCH: self._flush_sentences()
+    if len(self._sent_rows) >= SENTENCE_BATCH: self._flush_rows("sentences")
 
-def _sentence_schema(first):
-    """The sentence table's schema: the first batch's, with the list columns' item types and the type of any column
-    that the first batch had only missing values in fixed by `SENTENCE_INDEX_COLUMNS`."""
+def _batch_schema(first, columns: Mapping[str, str]):
+    """A batch-written table's schema: the first batch's, with the list columns' item types and the type of any
+    column that the first batch had only missing values in fixed by `columns` (a string where it names none)."""
     import pyarrow as pa
     plain = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
     fields = []
     for f in first.schema:
         t = f.type
-        if f.name in _LIST_COLUMNS: t = pa.list_(plain[_LIST_COLUMNS[f.name]])
-        elif pa.types.is_null(t): t = plain.get(SENTENCE_INDEX_COLUMNS.get(f.name), pa.string())
+        if f.name in _LIST_COLUMNS and columns is SENTENCE_INDEX_COLUMNS: t = pa.list_(plain[_LIST_COLUMNS[f.name]])
+        elif pa.types.is_null(t): t = plain.get(columns.get(f.name), pa.string())
         fields.append(pa.field(f.name, t))
     return pa.schema(fields, metadata=first.schema.metadata)
 
 @patch
-def _flush_sentences(self: LexiconWriter) -> None:
-    "Write the held sentence index rows as one more row group of the sentence table."
-    if not self._sent_rows: return
+def _flush_rows(self: LexiconWriter, table: str) -> None:
+    "Write the held rows of `table` (`sentences` or `index`) as one more row group of its parquet file."
+    rows = self._sent_rows if table == "sentences" else self._index_rows
+    if not rows: return
     import pyarrow as pa
     import pyarrow.parquet as pq
-    df = _typed(self._sent_rows, SENTENCE_INDEX_COLUMNS)
-    if self._sent_pq is None:
-        schema = _sentence_schema(pa.Table.from_pandas(df, preserve_index=False))
-        self._sent_pq = pq.ParquetWriter(self.tmp / ".sentences.parquet.part", schema)
-    schema = self._sent_pq.schema
-    self._sent_pq.write_table(pa.Table.from_pandas(df.reindex(columns=schema.names), schema=schema,
-                                                   preserve_index=False))
-    self._sent_rows = []
+    columns = SENTENCE_INDEX_COLUMNS if table == "sentences" else INDEX_COLUMNS
+    df = _typed(rows, columns)
+    w = self._sent_pq if table == "sentences" else self._index_pq
+    if w is None:
+        w = pq.ParquetWriter(self.tmp / f".{table}.parquet.part", _batch_schema(pa.Table.from_pandas(
+            df, preserve_index=False), columns))
+        if table == "sentences": self._sent_pq = w
+        else: self._index_pq = w
+    new = [c for c in df.columns if c not in w.schema.names]
+    if new: raise LexiconError(f"{table} column(s) {new} first given after the table's first batch of rows")
+    w.write_table(pa.Table.from_pandas(df.reindex(columns=w.schema.names), schema=w.schema, preserve_index=False))
+    rows.clear()
 
 # %% ../nbs/05_lexicon.ipynb #aacfd3e6
 @patch
@@ -279,37 +319,17 @@ def close(self: LexiconWriter) -> Path:
     if self.closed: raise LexiconError("writer is closed")
     try:
         self._cand.close(); self._sent.close()
-        kept = sorted((i for i, k in enumerate(self._kept) if k), key=self._order.__getitem__)
-        ranks, rank, prev = [], 0, None
-        for i in kept:
-            g = self._order[i][0]
-            rank = rank + 1 if g == prev else 1
-            prev = g; ranks.append(rank)
-        lengths = [self._len[i] for i in kept]
-        offs = np.cumsum([0] + lengths)
-        in_order = all(self._off[i] == o for i, o in zip(kept, offs[:-1])) and int(offs[-1]) == self._n_cand
-        cand, frames = self.tmp / "candidates.f32", self.tmp / "frames.f32"
-        if in_order: os.replace(cand, frames)
-        else:
-            with open(frames, "wb") as f:
-                for i in kept: read_frames(cand, self._off[i], self._len[i]).tofile(f)
-            cand.unlink()
-        columns = {k: [col[i] for i in kept] for k, col in self._cols.items()}
-        columns.update(rank=ranks, entry_id=list(range(len(kept))), start=[int(o) for o in offs[:-1]], length=lengths)
-        self._cols, self._order, self._off, self._len, self._row_of, self._heaps = {}, [], [], [], {}, {}
-        index = _typed(columns, INDEX_COLUMNS)                      # from here on the index holds the rows
-        del columns
-        with atomic_path(self.tmp / "index.parquet") as p: index.to_parquet(p, index=False)
-        self._flush_sentences()
+        if self.in_order: n_frames, n_entries, n_glosses, fps = self._close_index_in_order()
+        else: n_frames, n_entries, n_glosses, fps = self._close_index()
+        self._flush_rows("sentences")
         if self._sent_pq is not None:
             self._sent_pq.close()
             os.replace(self.tmp / ".sentences.parquet.part", self.tmp / "sentences.parquet")
         else:
             (self.tmp / "sentence_frames.f32").unlink()
-        fps = sorted({float(x) for x in index.fps.dropna()})
         meta = {"format_version": FORMAT_VERSION, "skeleton": OPENPOSE_137.name, "point_count": N_POINTS,
                 "dtype": FRAME_DTYPE.str, "frame_shape": [N_POINTS, 3], "coordinates": "pixels of the source camera",
-                "n_frames": int(offs[-1]), "n_entries": len(index), "n_glosses": int(index.gloss.nunique()),
+                "n_frames": n_frames, "n_entries": n_entries, "n_glosses": n_glosses,
                 "n_sentences": self._n_sentences, "n_sentence_frames": int(self._n_sent), "fps": fps,
                 "top_k": self.top_k, "score": self.score, "n_offered": self.n_offered,
                 "quality": {"weights": QUALITY_WEIGHTS, "hand_conf": HAND_CONF,
@@ -323,6 +343,45 @@ def close(self: LexiconWriter) -> Path:
         with contextlib.suppress(Exception): self._ctx.__exit__(type(e), e, e.__traceback__)
         raise
     return self.folder
+
+@patch
+def _close_index_in_order(self: LexiconWriter) -> tuple[int, int, int, list[float]]:
+    "The last index rows written, the index and frames moved into place; frames, entries, glosses and frame rates."
+    self._flush_rows("index")
+    if self._index_pq is not None:
+        self._index_pq.close()
+        os.replace(self.tmp / ".index.parquet.part", self.tmp / "index.parquet")
+    else:
+        with atomic_path(self.tmp / "index.parquet") as p: _typed({}, INDEX_COLUMNS).to_parquet(p, index=False)
+    os.replace(self.tmp / "candidates.f32", self.tmp / "frames.f32")
+    return self._n_cand, self._n_entries, self._n_glosses, sorted(self._fps)
+
+@patch
+def _close_index(self: LexiconWriter) -> tuple[int, int, int, list[float]]:
+    "The kept rows ranked, `frames.f32` and the index written; frames, entries, glosses and frame rates."
+    kept = sorted((i for i, k in enumerate(self._kept) if k), key=self._order.__getitem__)
+    ranks, rank, prev = [], 0, None
+    for i in kept:
+        g = self._order[i][0]
+        rank = rank + 1 if g == prev else 1
+        prev = g; ranks.append(rank)
+    lengths = [self._len[i] for i in kept]
+    offs = np.cumsum([0] + lengths)
+    in_order = all(self._off[i] == o for i, o in zip(kept, offs[:-1])) and int(offs[-1]) == self._n_cand
+    cand, frames = self.tmp / "candidates.f32", self.tmp / "frames.f32"
+    if in_order: os.replace(cand, frames)
+    else:
+        with open(frames, "wb") as f:
+            for i in kept: read_frames(cand, self._off[i], self._len[i]).tofile(f)
+        cand.unlink()
+    columns = {k: [col[i] for i in kept] for k, col in self._cols.items()}
+    columns.update(rank=ranks, entry_id=list(range(len(kept))), start=[int(o) for o in offs[:-1]], length=lengths)
+    self._cols, self._order, self._off, self._len, self._row_of, self._heaps = {}, [], [], [], {}, {}
+    index = _typed(columns, INDEX_COLUMNS)                      # from here on the index holds the rows
+    del columns
+    with atomic_path(self.tmp / "index.parquet") as p: index.to_parquet(p, index=False)
+    return (int(offs[-1]), len(index), int(index.gloss.nunique()),
+            sorted({float(x) for x in index.fps.dropna()}))
 
 # %% ../nbs/05_lexicon.ipynb #c74a74de
 INDEX_JSON = "index.json"
@@ -361,13 +420,26 @@ def _plain(x):
     return x.item() if hasattr(x, "item") else x
 
 def write_index_json(folder: str | os.PathLike) -> Path:
-    "Write `index.json`, the reader's copy of the `ENTRY_COLUMNS` of `index.parquet`, into the lexicon `folder`."
-    import pandas as pd
+    """Write `index.json`, the reader's copy of the `ENTRY_COLUMNS` of `index.parquet`, into the lexicon `folder`:
+    the text `write_json` gives, written a column and a few thousand values at a time (the index is never held)."""
+    import pyarrow.parquet as pq
     folder = Path(folder)
-    meta = read_json(folder / "meta.json")
-    ix = pd.read_parquet(folder / "index.parquet")
-    cols = {c: [_plain(x) for x in (ix[c].tolist() if c in ix else [None] * len(ix))] for c in ENTRY_COLUMNS}
-    return write_json(folder / INDEX_JSON, {"key": _index_key(folder, meta), "columns": cols})
+    key = _index_key(folder, read_json(folder / "meta.json"))
+    value = lambda v: json.dumps(_plain(v), ensure_ascii=False)
+    with atomic_path(folder / INDEX_JSON) as p, open(p, "w", encoding="utf-8") as f, \
+            pq.ParquetFile(folder / "index.parquet") as pf:
+        n, have = pf.metadata.num_rows, set(pf.schema_arrow.names)
+        f.write('{\n  "columns": {')
+        for i, c in enumerate(sorted(ENTRY_COLUMNS)):
+            f.write(f'{"," if i else ""}\n    {json.dumps(c)}: ' + ("[" if n else "[]"))
+            parts = ((b.column(0).to_pylist() for b in pf.iter_batches(batch_size=4096, columns=[c])) if c in have
+                     else ([None] * min(4096, n - a) for a in range(0, n, 4096)))
+            sep = "\n      "
+            for vals in parts:
+                if vals: f.write(sep + ",\n      ".join(map(value, vals))); sep = ",\n      "
+            if n: f.write("\n    ]")
+        f.write("\n  },\n  \"key\": " + to_json(key).rstrip("\n").replace("\n", "\n  ") + "\n}\n")
+    return folder / INDEX_JSON
 
 def _read_index_json(folder: Path, meta: Mapping) -> dict[str, list] | None:
     p = folder / INDEX_JSON

@@ -642,7 +642,7 @@ def build_lexicon(tokens: pd.DataFrame | str | os.PathLike, openpose_paths: Mapp
                           "executor": executor, "n_jobs": n_jobs,
                           "frame_rule": "frames [floor(start_ms/20), ceil(end_ms/20)) at 50 fps",
                           "cameras": CAMERA_OF_SPEAKER, "person": "highest mean BODY_25 confidence per frame"}}
-        writer = LexiconWriter(out, top_k=top_k, score=score, meta=meta)
+        writer = LexiconWriter(out, top_k=top_k, score=score, meta=meta, in_order=True)   # offered in final order
         try:
             parts = writer.tmp / ".candidates"; parts.mkdir()
             status_counts: dict[str, int] = {}

@@ -81,6 +81,49 @@ def test_writer_top_k_matches_sorting(tmp_path):
     assert list(lex.index.entry_id) == list(range(len(lex))) and lex.glosses == ["A1", "B1", "C1"]
 
 
+def test_in_order_writer_writes_the_index_in_batches(tmp_path, monkeypatch):
+    """Entries offered in the store's order to an `in_order` writer (index rows written two at a time) give the store
+    the ranking writer gives for all offers: the same index, frames, index.json text and meta; offers out of order or
+    beyond top_k are refused by name; index.json is the text `write_json` gives for the whole index."""
+    from t2g2p2s.core import to_json, read_json
+    monkeypatch.setattr(lexicon_module, "INDEX_BATCH", 2)
+    rng = np.random.default_rng(3)
+    offered = [(g, float(q), i) for i, (g, q) in enumerate((g, q) for g in ("Ä1", "B1", "C1^") for q in rng.random(5))]
+    offered.append(("D1", float("nan"), len(offered)))                   # no score: ranked last, still kept
+    extra = lambda g, q, i: dict(fps=50.0 if i % 4 else 25.0, width=W, height=H, hand="r" if i % 2 else None,
+                                 speaker=None if i % 3 else "A")
+    with LexiconWriter(tmp_path / "ranked", top_k=3) as w:
+        for g, q, i in offered: w.add(np.full((2 + i % 3, 137, 3), i, np.float32), g, quality=q, **extra(g, q, i))
+    chosen = sorted(offered, key=lambda o: (o[0].replace("^", ""), -(o[1] if o[1] == o[1] else -np.inf)))
+    kept = [o for k, o in enumerate(chosen) if sum(c[0] == o[0] for c in chosen[:k]) < 3]
+    with LexiconWriter(tmp_path / "in_order", top_k=3, in_order=True) as w:
+        for g, q, i in kept:
+            w.add(np.full((2 + i % 3, 137, 3), i, np.float32), g, quality=q, **extra(g, q, i))
+            assert len(w._index_rows) < 2
+    a, b = tmp_path / "ranked", tmp_path / "in_order"
+    pd.testing.assert_frame_equal(pd.read_parquet(b / "index.parquet"), pd.read_parquet(a / "index.parquet"))
+    assert (b / "frames.f32").read_bytes() == (a / "frames.f32").read_bytes()
+    ma, mb = read_json(a / "meta.json"), read_json(b / "meta.json")
+    assert {**ma, "n_offered": 0} == {**mb, "n_offered": 0} and mb["n_glosses"] == 4 and mb["fps"] == [25.0, 50.0]
+    assert read_json(b / INDEX_JSON)["columns"] == read_json(a / INDEX_JSON)["columns"]
+    ix = pd.read_parquet(b / "index.parquet")
+    whole = {c: [lexicon_module._plain(x) for x in (ix[c].tolist() if c in ix else [None] * len(ix))]
+             for c in ENTRY_COLUMNS}
+    key = lexicon_module._index_key(b, mb)
+    assert (b / INDEX_JSON).read_text(encoding="utf-8") == to_json({"key": key, "columns": whole})
+    assert Lexicon.open(b).entries("D1")[0].quality is None
+    with LexiconWriter(tmp_path / "empty", in_order=True): pass
+    assert len(Lexicon.open(tmp_path / "empty")) == 0
+    assert read_json(tmp_path / "empty" / INDEX_JSON)["columns"]["gloss"] == []
+    for bad, msg in (([("B1", 0.5), ("A1", 0.9)], "'A1'.*offered after 'B1'"),
+                     ([("A1", 0.5), ("A1", 0.9)], "best first"),
+                     ([("A1", 0.9)] * 4, "more than top_k=3 entries of 'A1'")):
+        with pytest.raises(LexiconError, match=msg):
+            with LexiconWriter(tmp_path / "bad", top_k=3, in_order=True) as w:
+                for g, q in bad: w.add(np.zeros((2, 137, 3), np.float32), g, quality=q)
+        assert not (tmp_path / "bad").exists()
+
+
 def test_writer_failure_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         with LexiconWriter(tmp_path / "lx", top_k=1) as w:
