@@ -279,15 +279,16 @@ def add_sentence(self: LexiconWriter, frames, sentence_id: str, **columns) -> No
     self._n_sent += len(a); self._n_sentences += 1
     if len(self._sent_rows) >= SENTENCE_BATCH: self._flush_rows("sentences")
 
-def _batch_schema(first, columns: Mapping[str, str]):
-    """A batch-written table's schema: the first batch's, with the list columns' item types and the type of any
-    column that the first batch had only missing values in fixed by `columns` (a string where it names none)."""
+def _batch_schema(first, columns: Mapping[str, str], lists: Mapping[str, str]):
+    """A batch-written table's schema: the first batch's, with the item types of the list columns `lists` and the
+    type of any column that the first batch had only missing values in fixed by `columns` (a string where it names
+    none)."""
     import pyarrow as pa
     plain = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
     fields = []
     for f in first.schema:
         t = f.type
-        if f.name in _LIST_COLUMNS and columns is SENTENCE_INDEX_COLUMNS: t = pa.list_(plain[_LIST_COLUMNS[f.name]])
+        if f.name in lists: t = pa.list_(plain[lists[f.name]])
         elif pa.types.is_null(t): t = plain.get(columns.get(f.name), pa.string())
         fields.append(pa.field(f.name, t))
     return pa.schema(fields, metadata=first.schema.metadata)
@@ -304,7 +305,7 @@ def _flush_rows(self: LexiconWriter, table: str) -> None:
     w = self._sent_pq if table == "sentences" else self._index_pq
     if w is None:
         w = pq.ParquetWriter(self.tmp / f".{table}.parquet.part", _batch_schema(pa.Table.from_pandas(
-            df, preserve_index=False), columns))
+            df, preserve_index=False), columns, _LIST_COLUMNS if table == "sentences" else {}))
         if table == "sentences": self._sent_pq = w
         else: self._index_pq = w
     new = [c for c in df.columns if c not in w.schema.names]
