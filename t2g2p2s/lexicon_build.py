@@ -157,6 +157,12 @@ def _table_batches(table: pd.DataFrame | str | os.PathLike, columns: Sequence[st
             yield pa.Table.from_batches([b]).to_pandas()
         if not n: yield schema.empty_table().select(cols).to_pandas()
 
+def _read_columns(path: str | os.PathLike, columns: Sequence[str]) -> pd.DataFrame:
+    "A parquet file read whole, with only those of `columns` it has."
+    import pyarrow.parquet as pq
+    have = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=[c for c in columns if c in have])
+
 def _tids(df: pd.DataFrame) -> np.ndarray:
     "The transcript_id column as objects, None where missing."
     t = df["transcript_id"]
@@ -176,7 +182,7 @@ def transcript_rows(table: pd.DataFrame | str | os.PathLike, columns: Sequence[s
             if ids: prev = ids[-1]
         if not ok:
             log.info("%s is not sorted by transcript_id: read whole", table)
-            table = pd.concat(list(_table_batches(table, columns)), ignore_index=True)
+            table = _read_columns(table, columns)
     if isinstance(table, pd.DataFrame):
         t = table[[c for c in table.columns if c in columns]]
         yield from ((tid, g) for tid, g in t.groupby("transcript_id", sort=True))
@@ -509,7 +515,7 @@ class BuildReport:
     def to_dict(self) -> dict: return dataclasses.asdict(self)
 
 # %% ../nbs/05a_lexicon_build.ipynb #87aadff3
-def _sentence_rows(sentences: pd.DataFrame, tokens: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+def _sentence_rows(sentences: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
     """Kept informant sentences with the ordered glosses (lexicon candidates) assigned to them and their times. The
     spans are ordered once by sentence, start and hand and cut into runs (no table per sentence)."""
     s = sentences.copy()
@@ -606,7 +612,7 @@ def build_lexicon(tokens: pd.DataFrame | str | os.PathLike, openpose_paths: Mapp
             se = None
             if sentences is not None:
                 while s_tid is not None and s_tid < tid: s_tid, s_df = next(sent_rows, (None, None))
-                se = _sentence_rows(s_df if s_tid == tid else no_sentences, None, sp)
+                se = _sentence_rows(s_df if s_tid == tid else no_sentences, sp)
             path = openpose_paths.get(tid)
             if path is None:
                 problems.append(_problem(tid, "file", "openpose", f"no OpenPose file for transcript {tid}",
@@ -629,7 +635,6 @@ def build_lexicon(tokens: pd.DataFrame | str | os.PathLike, openpose_paths: Mapp
             done.append(keep)
             del r
             release_free_memory()                   # the result's tables, unpickled and let go
-        release_free_memory()
         resumed = sum(r["resumed"] for r in done)
         if resumed: log.info("lexicon: %d of %d transcript(s) reused from %s", resumed, len(done), shard_dir)
         done.sort(key=lambda r: r["transcript_id"])
@@ -735,12 +740,9 @@ def read_build_tables(tokens: str | os.PathLike, sentences: str | os.PathLike | 
     """03's tokens table (and sentences table) with only the columns the build reads (`TOKEN_COLUMNS`,
     `SENTENCE_COLUMNS`): the other columns of a corpus's tables are never loaded. pyarrow allocates from the C heap
     from here on (`arrow_on_c_heap`)."""
-    import pyarrow.parquet as pq
     arrow_on_c_heap()
-    def read(path, cols):
-        have = set(pq.read_schema(path).names)
-        return pd.read_parquet(path, columns=[c for c in cols if c in have])
-    return read(tokens, TOKEN_COLUMNS), (read(sentences, SENTENCE_COLUMNS) if sentences is not None else None)
+    return (_read_columns(tokens, TOKEN_COLUMNS),
+            _read_columns(sentences, SENTENCE_COLUMNS) if sentences is not None else None)
 
 def make_lexicon(tier: str = "sample", seed: int = 0, top_k: int = 3, n_jobs: int = 2, executor: str = "process",
                  dask_scheduler: str = "", times: str = "raw", min_frames: int = 2, sentences: bool = True,

@@ -503,7 +503,7 @@ def test_sentence_rows_order_glosses_by_start_then_hand():
     sents = pd.DataFrame({"sentence_id": ["S1", "S2", "S3", "S4"], "transcript_id": ["T"] * 4,
                           "speaker": ["A", "B", "A", "C"], "german": ["a", "b", "c", "d"],
                           "start_ms": [0, 0, 500, 0], "end_ms": [500, 100, 600, 100]})
-    rows = _sentence_rows(sents, None, spans).set_index("sentence_id")
+    rows = _sentence_rows(sents, spans).set_index("sentence_id")
     assert list(rows.index) == ["S1", "S2"]                                 # S3 has no glosses, S4 no informant
     assert rows.loc["S1", "glosses"] == ["B2", "B1", "B0", "C"] and rows.loc["S2", "glosses"] == ["X"]
     assert rows.loc["S1", "gloss_hands"] == ["l", "r", "", "r"] and rows.loc["S1", "gloss_end_ms"] == [260, 250, 200, 400]
