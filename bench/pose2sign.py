@@ -21,9 +21,16 @@ Parts (`--only`, comma-separated; all by default):
            long (3 tiles) sentence, on both paths;
   batch    throughput of a batch of sentences through `pose2sign_batch` (one loaded model), fast path, with and
            without CPU work (reading, fitting, drawing, video encoding) overlapping the GPU's;
-  options  settings that change the output, with their time and their difference from the released 25 Euler
-           steps: guidance on half of the steps, DPM-Solver++(2M) at 10 and 15 steps, Euler at 10 steps, decoder
-           chunk 32; and output-keeping variants of the fast path: the VAE decoder compiled too, CUDA graphs;
+  options  first the output-keeping rewrites one at a time on today's path (the one-key cross-attention, the
+           time-only convolutions in 2-D, cuDNN's attention kernel first; at 5 steps, against today's path at 5
+           steps) and variants of the fast path (cuDNN's attention first, the decoder not compiled, CUDA graphs),
+           then the settings that change the output, with their time and their difference from the released 25
+           Euler steps: DPM-Solver++(2M) at 10 and 15 steps, guidance on half of the steps, Euler at 10 steps,
+           decoder chunk 32 (in this order: `--deadline` skips what is left);
+  flops    the operations of a UNet step (by family: attention, feed-forwards, convolutions, ...) and of decoding
+           the sentence, counted on meta copies of the components (nothing computed: `--size real` runs on the
+           CPU too), and the rate each path achieved: from this run's `speed` part, or from an earlier results
+           file (`--times bench/results/pose2sign-real-h200.json`);
   memory   peak memory of one denoising step against resolution, tile length, guidance batching and tiles per
            call, and of the VAE decoder against resolution and chunk: the table `plan_memory` plans from
            (`--write-table` writes it to bench/pose2sign-memory.json, keeping the rows of the other model size).
@@ -36,6 +43,7 @@ minutes compiling C++), and memory is counted by `TensorBytesMeter` (tensor stor
     .venv/bin/python bench/pose2sign.py --size tiny [--write-table]                  # CPU, CI
     .venv/bin/python bench/pose2sign.py --size real --only speed,rtf                  # GPU (see the README)
     .venv/bin/python bench/pose2sign.py --size real --only memory,batch,options --write-table
+    .venv/bin/python bench/pose2sign.py --size real --only flops --device cpu --times bench/results/pose2sign-real-h200.json
 
 Parts run in the order given to `--only`. Results are printed and written to `<workdir>/results-<size>.json`
 (default workdir bench/out/pose2sign) after every part; on a GPU a part that fails is reported there and the next
@@ -65,7 +73,7 @@ from t2g2p2s.poses import OPENPOSE_137, Pose, openpose_person, read_pose_file, w
 
 SAMPLE = ROOT / "data" / "pose-samples" / "tests_openpose.pose"
 TABLE = ROOT / mm.MEMORY_TABLE
-PARTS = ("speed", "rtf", "batch", "options", "memory")
+PARTS = ("speed", "rtf", "batch", "options", "memory", "flops")
 #: the one real-size measurement before this bench existed (issue 18), kept in the table with its provenance
 ISSUE18_ROW = dict(model="real", phase="total", device="NVIDIA H200 (141 GB)", dtype="float16", width=576,
                    height=1024, tile_frames=72, tile_batch=1, cfg_batched=True, decode_chunk=16, peak_gib=28.1,
@@ -249,6 +257,7 @@ def part_speed(pipe, fast: mp.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict) 
     print(f"  time per video second at {s} steps: today {a['total'] / a['video_seconds']:.3f} s, "
           f"fast {b['total'] / b['video_seconds']:.3f} s: ratio {ratio:.2f}x (goal >= 2x)")
     res["_short_runs"] = {k: runs[(k, s)] for k in ("today", "fast")}
+    res["_runs"] = runs
     out.update(breakdown=rows, fit=fits, fast_vs_today=d, ratio_25=round(ratio, 3), steps=list(cfg["steps"]))
     return out
 
@@ -308,47 +317,118 @@ def part_batch(pipe, fast: mp.SpeedPlan, sample: Pose, ref, cfg: dict, workdir: 
 
 
 def part_options(pipe, fast: mp.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict, backend: str) -> dict:
-    s = cfg["steps"][-1]
-    base = res.get("_short_runs", {}).get("today")
-    pipe.optimise(mp.SpeedPlan())
-    if base is None:
-        timed_sentence(pipe, pose, ref, cfg, 1, plans(cfg, 1)["today"])                     # warm-up
-        base = timed_sentence(pipe, pose, ref, cfg, s, plans(cfg, 1)["today"])
-        print(f"  released, {s} steps: {base['total']:.3f} s", flush=True)
-    variants = [  # (name, changes the output?, speed plan, steps, generate options, memory changes)
+    s, s_short = cfg["steps"][-1], cfg["steps"][1]
+    runs = res.setdefault("_runs", {})
+
+    def today(steps: int) -> dict:                              # today's path at `steps`, from the speed part if run
+        if ("today", steps) not in runs:
+            pipe.optimise(mp.SpeedPlan())
+            timed_sentence(pipe, pose, ref, cfg, 1, plans(cfg, 1)["today"])                # warm-up
+            runs[("today", steps)] = timed_sentence(pipe, pose, ref, cfg, steps, plans(cfg, 1)["today"])
+            print(f"  released, {steps} steps: {runs[('today', steps)]['total']:.3f} s", flush=True)
+        return runs[("today", steps)]
+
+    R = dataclasses.replace
+    variants = [  # (name, changes the output?, speed plan, steps, generate options, memory changes), most telling first
+        ("today + one-key cross-attention", False, mp.SpeedPlan(one_key_attention=True), s_short, {}, {}),
+        ("today + time-only convolutions in 2-D", False, mp.SpeedPlan(time_conv_2d=True), s_short, {}, {}),
+        ("today + cuDNN attention first", False, mp.SpeedPlan(attention="cudnn"), s_short, {}, {}),
+        ("fast + cuDNN attention first", False, R(fast, attention="cudnn"), s, {}, {}),
+        ("fast, decoder not compiled", False, R(fast, compile=("unet",)), s, {}, {}),
+    ]
+    if pipe.device.type == "cuda":
+        variants.append(("fast + CUDA graphs (reduce-overhead)", False, R(fast, compile_mode="reduce-overhead"), s,
+                         {}, {}))
+    variants += [
         ("dpm++2m, 10 steps", True, mp.SpeedPlan(), 10, dict(solver="dpm++2m"), {}),
         ("dpm++2m, 15 steps", True, mp.SpeedPlan(), 15, dict(solver="dpm++2m"), {}),
         ("guidance on the first half of the steps", True, mp.SpeedPlan(), s, dict(guidance_steps=0.5), {}),
         ("euler, 10 steps", True, mp.SpeedPlan(), 10, {}, {}),
         (f"decoder chunk {cfg['option_chunk']}", True, mp.SpeedPlan(), s, {},
          dict(decode_chunk_size=cfg["option_chunk"])),
-        ("fast + compiled VAE decoder", False, dataclasses.replace(fast, compile=("unet", "vae")), s, {}, {}),
     ]
-    if pipe.device.type == "cuda":
-        variants.append(("fast + CUDA graphs (reduce-overhead)", False,
-                         dataclasses.replace(fast, compile_mode="reduce-overhead"), s, {}, {}))
-    rows = [dict(setting=f"released: euler, {s} steps (today's path)", changes_output=False,
+    base = today(s)
+    rows = [dict(setting=f"released: euler, {s} steps (today's path)", changes_output=False, steps=s,
                  compute_s=round(base["total"], 3), rtf=round(base["total"] / base["video_seconds"], 3),
-                 frames_max_diff=0, latents_max_diff=0.0)]
+                 unet_s=round(base["phases"]["unet"]["seconds"], 3), decode_s=round(base["phases"]["decode"]["seconds"], 3),
+                 speedup=1.0, frames_max_diff=0, latents_max_diff=0.0)]
     for name, changes, speed, steps, opts, mem in variants:
         if cfg.get("stop_at") and time.perf_counter() > cfg["stop_at"]:              # --deadline reached
             rows.append(dict(setting=name, changes_output=changes, error="skipped: past the deadline"))
             continue
         try:
+            # output-keeping rows compare with today's path at their own step count; the others with 25 Euler steps
+            ref_run = base if changes else today(steps)
             pipe.optimise(speed)
             memory = dataclasses.replace(plans(cfg, 1)["fast" if speed.tile_batch > 1 else "today"], **mem)
             timed_sentence(pipe, pose, ref, cfg, 1, memory, **opts)                      # warm-up
             r = timed_sentence(pipe, pose, ref, cfg, steps, memory, **opts)
-            d = diff(base, r)
+            d = diff(ref_run, r)
             print(f"  {name}: {r['total']:.3f} s, frames differ by at most {d['frames_max']} levels", flush=True)
-            rows.append(dict(setting=name, changes_output=changes, compute_s=round(r["total"], 3),
-                             rtf=round(r["total"] / r["video_seconds"], 3), frames_max_diff=d["frames_max"],
+            rows.append(dict(setting=name, changes_output=changes, steps=steps, compute_s=round(r["total"], 3),
+                             rtf=round(r["total"] / r["video_seconds"], 3),
+                             unet_s=round(r["phases"]["unet"]["seconds"], 3),
+                             decode_s=round(r["phases"]["decode"]["seconds"], 3),
+                             speedup=round(ref_run["total"] / r["total"], 3), frames_max_diff=d["frames_max"],
                              latents_max_diff=round(d["latents_max"], 5)))
         except Exception as e:                        # an option that fails here is reported, not fatal
             rows.append(dict(setting=name, changes_output=changes, error=f"{type(e).__name__}: {str(e)[:120]}"))
         finally: pipe.optimise(mp.SpeedPlan())
-    print_table(rows, f"options: time and difference from the released {s} Euler steps (short sentence)")
+    print_table(rows, f"options: time and difference from today's path (output-keeping rows: at their step count; "
+                      f"the others: the released {s} Euler steps), short sentence")
     return dict(rows=rows, compile_backend=backend)
+
+
+def part_flops(size: str, cfg: dict, sample: Pose, res: dict, times: Path | None) -> dict:
+    """Operations of one UNet call and of decoding the short sentence, by family, for today's path and the fast
+    path (counted on meta copies); with times (this run's speed part or an earlier results file), the rates."""
+    with torch.device("meta"): unet, vae, _ = mm._components(size)
+    multiple = 2 ** (len(vae.config.block_out_channels) - 1) * 2 ** (len(unet.config.down_block_types) - 1)
+    plan = mm.plan_frames(mm.sentence_frames(sample, cfg["fps"]), cfg["tile"], cfg["overlap"])   # as prepare_sentence
+    W, H = p2s.target_size(360, 640, cfg["resolution"], multiple=multiple)
+    if len(plan.tiles) != 1: raise ValueError(f"the short sentence has {len(plan.tiles)} tiles, not one")
+    frames, chunk = len(plan.tiles[0]), cfg["decode_chunk"]         # reference + sentence + held frames
+    kept = min(frames, -(-(1 + plan.n_pose) // chunk) * chunk)      # what the fast path decodes (held chunks skipped)
+    dtype = torch.float16 if cfg["dtype"] == "fp16" else torch.float32
+    counts = {label: mp.count_flops(unet, vae, W, H, frames, decode_chunk=chunk, dtype=dtype, one_key=one_key,
+                                    decode_frames=n) for label, one_key, n in (("today", False, frames),
+                                                                               ("fast", True, kept))}
+    scale, unit = (1e12, "TFLOP") if size == "real" else (1e6, "MFLOP")   # the tiny model: millions
+    tf = lambda n: round(n / scale, 4)
+    u = unit.lower()
+    fam = [{"family": k, f"today_{u}": tf(v), f"fast_{u}": tf(counts["fast"]["unet_families"][k]),
+            "share": round(v / counts["today"]["unet_call"], 4)} for k, v in counts["today"]["unet_families"].items()]
+    fam.append({"family": "UNet call (one step, guidance batched)", f"today_{u}": tf(counts["today"]["unet_call"]),
+                f"fast_{u}": tf(counts["fast"]["unet_call"]), "share": 1.0})
+    fam.append({"family": f"decoding (today {frames}, fast {kept} frames, chunks of {chunk})",
+                f"today_{u}": tf(counts["today"]["decode"]), f"fast_{u}": tf(counts["fast"]["decode"]), "share": None})
+    print_table(fam, f"operations ({unit}, multiply and add counted apart) at {W}x{H}, one tile of {frames} frames "
+                     f"({plan.n_pose} of the sentence); fast = the one-key cross-attention, held chunks skipped")
+    out = dict(width=W, height=H, frames=frames, decoded=dict(today=frames, fast=kept), counts=counts, families=fam)
+    source, speed, fast_plan = None, None, None
+    if "speed" in res and "breakdown" in res["speed"]:
+        source, speed, fast_plan = "this run", res["speed"], res["fast"]
+    elif times is not None:
+        old = json.loads(Path(times).read_text())
+        source, speed, fast_plan = str(times), old.get("speed", {}), old.get("fast", {})
+    if speed and speed.get("breakdown"):
+        rates = []
+        for row in speed["breakdown"]:
+            c = dict(counts["today"])
+            if row["path"] == "fast":                             # what that run's fast plan did
+                if fast_plan.get("skip_held_decode"): c["decode"] = counts["fast"]["decode"]
+                if fast_plan.get("one_key_attention"): c["unet_call"] = counts["fast"]["unet_call"]
+            rates.append({"path": row["path"], "steps": row["steps"], "unet_s": row["unet_s"],
+                          f"unet_{u}_per_s": round(c["unet_call"] * row["steps"] / row["unet_s"] / scale, 1),
+                          "decode_s": row["decode_s"],
+                          f"decode_{u}_per_s": round(c["decode"] / row["decode_s"] / scale, 1)})
+        best = max(r[f"unet_{u}_per_s"] for r in rates)
+        print_table(rates, f"achieved rate ({unit}/s) from the times of {source}")
+        if best > 0:
+            print(f"  decoding {frames} frames at the best UNet rate ({best} {unit}/s) would take "
+                  f"{counts['today']['decode'] / best / scale:.2f} s")
+        out.update(rates=rates, times_from=source)
+    return out
 
 
 def _measure(pipe, fn) -> dict | None:
@@ -447,13 +527,16 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default 1 for tiny: latency-bound)")
     ap.add_argument("--deadline", type=float, default=None, help="seconds after the start past which no further "
                                                                   "part is begun (results are saved after each part)")
+    ap.add_argument("--times", default=None, help="flops part: an earlier results file whose speed part gives the "
+                                                  "times (when this run has no speed part)")
     a = ap.parse_args(argv)
     parts = [p.strip() for p in a.only.split(",") if p.strip()]
     if bad := set(parts) - set(PARTS): ap.error(f"unknown parts {sorted(bad)}; choose from {PARTS}")
     cfg = SIZES[a.size]
     device = mp.resolve_device(a.device)
-    if a.size == "real" and not device.startswith("cuda"):
-        ap.error("--size real needs a CUDA GPU (about 30 GiB); use --size tiny on the CPU")
+    needs_model = set(parts) - {"flops"}
+    if a.size == "real" and needs_model and not device.startswith("cuda"):
+        ap.error("--size real needs a CUDA GPU (about 30 GiB) for every part but flops; use --size tiny on the CPU")
     if device == "cpu": torch.set_num_threads(a.threads or 1)
     backend = a.compile_backend or ("inductor" if device.startswith("cuda") else "eager")
     fast = dataclasses.replace(mp.FAST, compile_backend=backend)
@@ -465,27 +548,30 @@ def main(argv=None) -> int:
     diffusers.utils.logging.set_verbosity_error()
 
     t_start = time.perf_counter()
-    pipe, info = build_pipeline(a.size, workdir, device, cfg["dtype"])
-    pipe.timer = mp.PhaseTimer(pipe.device, memory=pipe.device.type == "cuda")
-    cfg = dict(cfg, multiple=pipe.size_multiple, free_bytes=mm._free_memory(pipe.device),
-               stop_at=t_start + a.deadline if a.deadline else None)
-    env = dict(device=torch.cuda.get_device_name(pipe.device) if pipe.device.type == "cuda" else "cpu",
-               torch=torch.__version__, diffusers=diffusers.__version__, compile_backend=backend,
-               threads=torch.get_num_threads(), sdpa_processor=type(pipe.unet.attn_processors[
-                   next(iter(pipe.unet.attn_processors))]).__name__)
+    cfg = dict(cfg, stop_at=t_start + a.deadline if a.deadline else None)
+    env = dict(device=torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu", torch=torch.__version__,
+               diffusers=diffusers.__version__, compile_backend=backend, threads=torch.get_num_threads())
+    pipe, info = None, {}
+    if needs_model:                                       # the flops part alone builds nothing
+        pipe, info = build_pipeline(a.size, workdir, device, cfg["dtype"])
+        pipe.timer = mp.PhaseTimer(pipe.device, memory=pipe.device.type == "cuda")
+        cfg.update(multiple=pipe.size_multiple, free_bytes=mm._free_memory(pipe.device))
+        env["sdpa_processor"] = type(pipe.unet.attn_processors[next(iter(pipe.unet.attn_processors))]).__name__
     print(f"Pose2Sign bench, size {a.size}: {env}")
-    print(f"model: UNet {info['unet_parameters'] / 1e9:.3f} B parameters, checkpoint {info['checkpoint_gb']} GB, "
-          f"built in {info['build_seconds']} s{' (cached)' if not info['built_now'] else ''}, loaded through "
-          f"load_pipeline in {info['load_seconds']} s, weights {info['components_gib']} GiB")
+    if info:
+        print(f"model: UNet {info['unet_parameters'] / 1e9:.3f} B parameters, checkpoint {info['checkpoint_gb']} GB, "
+              f"built in {info['build_seconds']} s{' (cached)' if not info['built_now'] else ''}, loaded through "
+              f"load_pipeline in {info['load_seconds']} s, weights {info['components_gib']} GiB")
     sample = read_pose_file(SAMPLE)
-    ref = make_reference(workdir, sample)
+    ref = make_reference(workdir, sample) if pipe is not None else None
     sents = sentences(a.size, sample)
     res: dict = dict(size=a.size, env=env, model=info, config=dict(cfg), fast=dataclasses.asdict(fast))
     runners = dict(speed=lambda: part_speed(pipe, fast, sents["short"], ref, cfg, res),
                    rtf=lambda: part_rtf(pipe, fast, sents, ref, cfg, res),
                    batch=lambda: part_batch(pipe, fast, sample, ref, cfg, workdir),
                    options=lambda: part_options(pipe, fast, sents["short"], ref, cfg, res, backend),
-                   memory=lambda: part_memory(pipe, cfg, a.size))
+                   memory=lambda: part_memory(pipe, cfg, a.size),
+                   flops=lambda: part_flops(a.size, cfg, sents["short"], res, Path(a.times) if a.times else None))
     res["part_seconds"] = {"set-up": round(time.perf_counter() - t_start, 1)}
     res["fast_tile_batch"] = _TILE_BATCH
     out = workdir.parent / f"results-{a.size}.json"

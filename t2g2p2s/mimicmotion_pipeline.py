@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import time
 import weakref
 from dataclasses import dataclass, replace
@@ -29,7 +30,9 @@ from .mimicmotion import (CHECKPOINT_COMPONENTS, CheckpointError, MemoryPlan, Po
 _log = get_logger("pose2sign")
 
 # %% auto #0
-__all__ = ['FAST', 'SOLVERS', 'TensorBytesMeter', 'PhaseTimer', 'SpeedPlan', 'MimicMotionPipeline', 'load_pipeline']
+__all__ = ['ATTENTION_KERNELS', 'FAST', 'SOLVERS', 'FLOP_FAMILIES', 'TensorBytesMeter', 'PhaseTimer', 'SpeedPlan',
+           'sdpa_preference', 'OneKeyAttnProcessor', 'one_key_attention', 'TimeConv', 'time_convolutions_2d',
+           'MimicMotionPipeline', 'load_pipeline', 'count_flops']
 
 # %% ../nbs/09a_mimicmotion_pipeline.ipynb #94f8f144
 class TensorBytesMeter(TorchDispatchMode):
@@ -114,16 +117,90 @@ class SpeedPlan:
     cudnn_benchmark: bool = False          # cuDNN picks the fastest convolution algorithm per shape
     tile_batch: int = 1                    # at most this many tiles per UNet call
     skip_held_decode: bool = False         # decode only the chunks holding frames the caller keeps
+    one_key_attention: bool = False        # cross-attention over one token computed as that token's projected value
+    attention: str = "auto"                # attention kernel tried first: auto | flash | cudnn | efficient | math
+    time_conv_2d: bool = False             # 3-D convolutions over time only, (k, 1, 1), run as 2-D convolutions
 
     def __post_init__(self):
         bad = set(self.compile) - {"unet", "vae"}
         if bad: raise ConfigError(f"SpeedPlan.compile: unknown components {sorted(bad)} (unet, vae)")
         if self.tile_batch < 1: raise ConfigError(f"SpeedPlan.tile_batch must be ≥ 1, got {self.tile_batch}")
+        if self.attention not in ATTENTION_KERNELS:
+            raise ConfigError(f"SpeedPlan.attention={self.attention!r}: one of {ATTENTION_KERNELS}")
 
+#: kernels of PyTorch's `scaled_dot_product_attention` that `SpeedPlan.attention` can put first
+ATTENTION_KERNELS = ("auto", "flash", "cudnn", "efficient", "math")
 #: the fast path the bench measures against `SpeedPlan()` (today's path)
-FAST = SpeedPlan(compile=("unet",), channels_last=True, cudnn_benchmark=True, tile_batch=3, skip_held_decode=True)
+FAST = SpeedPlan(compile=("unet", "vae"), channels_last=True, cudnn_benchmark=True, tile_batch=3,
+                 skip_held_decode=True, one_key_attention=True, time_conv_2d=True)
 #: output-changing solvers of `generate(solver=…)`: name → DPM-Solver++ order (None: the released Euler scheduler)
 SOLVERS = {"euler": None, "dpm++2m": 2}
+
+# %% ../nbs/09a_mimicmotion_pipeline.ipynb #f5981a95
+def sdpa_preference(kernel: str = "auto"):
+    """A context in which `scaled_dot_product_attention` tries `kernel` first, then the others (a kernel that cannot
+    take a call is skipped); `auto` leaves PyTorch's own order."""
+    if kernel not in ATTENTION_KERNELS: raise ConfigError(f"attention kernel {kernel!r}: one of {ATTENTION_KERNELS}")
+    if kernel == "auto": return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    order = {"flash": SDPBackend.FLASH_ATTENTION, "efficient": SDPBackend.EFFICIENT_ATTENTION,
+             "cudnn": SDPBackend.CUDNN_ATTENTION, "math": SDPBackend.MATH}
+    return sdpa_kernel([order[kernel], *(b for k, b in order.items() if k != kernel)], set_priority=True)
+
+class OneKeyAttnProcessor:
+    """Attention whose context is one token: the softmax over one key is exactly 1, so every query's output is the
+    token's value, projected once per sequence (no query projection, no attention kernel). Any other call goes to
+    `fallback`."""
+    def __init__(self, fallback): self.fallback = fallback
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, *args,
+                 **kwargs):
+        ctx = encoder_hidden_states
+        if (ctx is None or ctx.ndim != 3 or ctx.shape[1] != 1 or hidden_states.ndim != 3
+                or ctx.shape[0] != hidden_states.shape[0] or attention_mask is not None
+                or attn.spatial_norm is not None or args or kwargs):
+            return self.fallback(attn, hidden_states, encoder_hidden_states, attention_mask, temb, *args, **kwargs)
+        if attn.norm_cross: ctx = attn.norm_encoder_hidden_states(ctx)
+        out = attn.to_out[1](attn.to_out[0](attn.to_v(ctx)))            # (B, 1, C): the output of every query
+        out = out.expand(-1, hidden_states.shape[1], -1)                   # a view: the block's residual add widens it
+        if attn.residual_connection: out = out + hidden_states
+        return out if attn.rescale_output_factor == 1.0 else out / attn.rescale_output_factor
+
+def one_key_attention(model: nn.Module, on: bool = True) -> int:
+    "Put `OneKeyAttnProcessor` on every cross-attention of `model` (or take it off): the number of modules changed."
+    from diffusers.models.attention_processor import Attention
+    n = 0
+    for m in model.modules():
+        if not isinstance(m, Attention) or not m.is_cross_attention: continue
+        p = m.processor
+        if on and not isinstance(p, OneKeyAttnProcessor): m.set_processor(OneKeyAttnProcessor(p)); n += 1
+        elif not on and isinstance(p, OneKeyAttnProcessor): m.set_processor(p.fallback); n += 1
+    return n
+
+# %% ../nbs/09a_mimicmotion_pipeline.ipynb #d2ecd409
+class TimeConv(nn.Conv3d):
+    """A `Conv3d` whose kernel spans time only, (k, 1, 1), run as the 2-D convolution with kernel (k, 1) over (time,
+    height × width) that it is: the same weights and the same sums."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 5: return super().forward(x)
+        B, C, T, H, W = x.shape
+        y = nn.functional.conv2d(x.reshape(B, C, T, H * W), self.weight.flatten(3), self.bias,
+                                 padding=(self.padding[0], 0))
+        return y.reshape(B, y.shape[1], y.shape[2], H, W)
+
+def _time_only(conv: nn.Conv3d) -> bool:
+    "Whether `conv` mixes frames only: kernel (k, 1, 1), stride and dilation 1, one group, zero padding in time only."
+    return (conv.kernel_size[1:] == (1, 1) and conv.stride == (1, 1, 1) and conv.dilation == (1, 1, 1)
+            and conv.groups == 1 and conv.padding_mode == "zeros" and not isinstance(conv.padding, str)
+            and tuple(conv.padding[1:]) == (0, 0))
+
+def time_convolutions_2d(model: nn.Module, on: bool = True) -> int:
+    "Run the time-only `Conv3d` layers of `model` as `TimeConv` (or back): the number of layers changed."
+    n = 0
+    for m in model.modules():
+        if on and type(m) is nn.Conv3d and _time_only(m): m.__class__ = TimeConv; n += 1
+        elif not on and type(m) is TimeConv: m.__class__ = nn.Conv3d; n += 1
+    return n
 
 # %% ../nbs/09a_mimicmotion_pipeline.ipynb #e74565dc
 class MimicMotionPipeline:
@@ -183,8 +260,12 @@ def _vae_decode(vae, z: torch.Tensor, num_frames: int) -> torch.Tensor:
 
 @patch
 def optimise(self: MimicMotionPipeline, speed: SpeedPlan | None = None) -> MimicMotionPipeline:
-    "Apply `speed` (replacing the previous plan): compiled UNet and decoder, NHWC weights, cuDNN autotuning."
+    """Apply `speed` (replacing the previous plan): compiled UNet and decoder, NHWC weights, cuDNN autotuning, the
+    one-key cross-attention, the preferred attention kernel and time-only convolutions in 2-D."""
     speed = speed or SpeedPlan()
+    if self.speed.compile or speed.compile: torch._dynamo.reset()    # no graph traced under an earlier plan runs again
+    one_key_attention(self.unet, speed.one_key_attention)
+    for m in (self.unet, self.vae): time_convolutions_2d(m, speed.time_conv_2d)
     fmt = torch.channels_last if speed.channels_last else torch.contiguous_format
     for m in (self.unet, self.vae, self.pose_net):
         for p in m.parameters():
@@ -213,20 +294,22 @@ def _unet(self: MimicMotionPipeline, sample: torch.Tensor, t, emb: torch.Tensor,
         graphs = self.speed.compile_mode == "reduce-overhead"
         try:
             if graphs: torch.compiler.cudagraph_mark_step_begin()
-            out = self._unet_fn(sample, t, **kw)[0]
+            with sdpa_preference(self.speed.attention): out = self._unet_fn(sample, t, **kw)[0]
             return out.clone() if graphs else out
         except torch.OutOfMemoryError: raise
         except Exception as e: self._uncompile("unet", e)
-    return self.unet(sample, t, **kw)[0]
+    with sdpa_preference(self.speed.attention): return self.unet(sample, t, **kw)[0]
 
 @patch
-def _decode_part(self: MimicMotionPipeline, z: torch.Tensor) -> torch.Tensor:
-    "VAE-decode one chunk of latents (a clip for the temporal decoder) through the compiled decoder if any."
-    if self._decode_fn is not None:
-        try: return self._decode_fn(self.vae, z, len(z))
+def _decode_part(self: MimicMotionPipeline, z: torch.Tensor, chunk: int) -> torch.Tensor:
+    """VAE-decode one chunk of latents (a clip for the temporal decoder) through the compiled decoder if any: full
+    chunks only, so a sentence's shorter last chunk never compiles a new shape."""
+    if self._decode_fn is not None and len(z) == chunk:
+        try:
+            with sdpa_preference(self.speed.attention): return self._decode_fn(self.vae, z, len(z))
         except torch.OutOfMemoryError: raise
         except Exception as e: self._uncompile("vae", e)
-    return _vae_decode(self.vae, z, len(z))
+    with sdpa_preference(self.speed.attention): return _vae_decode(self.vae, z, len(z))
 
 # %% ../nbs/09a_mimicmotion_pipeline.ipynb #548af44b
 def load_pipeline(base_model: str | os.PathLike, checkpoint: str | os.PathLike, device: str = "auto",
@@ -354,7 +437,7 @@ def decode(self: MimicMotionPipeline, latents: torch.Tensor, chunk: int = 8, off
     with self._placed(self.vae, offload=offload), self._phase("decode"):
         for i in range(0, n, chunk):
             part = z[i:i + chunk].to(self.device, self.vae.dtype)
-            img = self._decode_part(part).float()
+            img = self._decode_part(part, chunk).float()
             out.append(((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1))
     with self._phase("transfer"): video = torch.cat(out).cpu().numpy()
     return video[:n]
@@ -446,3 +529,66 @@ def generate(self: MimicMotionPipeline, reference: np.ndarray, poses: np.ndarray
     frames = self.decode(latents, memory.decode_chunk_size, offload=memory.offload,
                          frames=keep if self.speed.skip_held_decode else None)[:keep]
     return (frames, latents.cpu()) if return_latents else frames
+
+# %% ../nbs/09a_mimicmotion_pipeline.ipynb #283229c0
+#: families of the UNet's operations: (name, pattern of the module path); a matched module's children count with it
+FLOP_FAMILIES = (
+    ("spatial self-attention", r"\.transformer_blocks\.\d+\.attn1$"),
+    ("spatial cross-attention", r"\.transformer_blocks\.\d+\.attn2$"),
+    ("spatial feed-forward", r"\.transformer_blocks\.\d+\.ff$"),
+    ("temporal self-attention", r"\.temporal_transformer_blocks\.\d+\.attn1$"),
+    ("temporal cross-attention", r"\.temporal_transformer_blocks\.\d+\.attn2$"),
+    ("temporal feed-forwards", r"\.temporal_transformer_blocks\.\d+\.ff(_in)?$"),
+    ("spatial convolution blocks", r"\.spatial_res_block$"),
+    ("temporal convolution blocks", r"\.temporal_res_block$"),
+)
+
+def _meta_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    "`module` rebuilt from its config on the meta device (no memory, no weights), in evaluation mode."
+    with torch.device("meta"): copy = type(module).from_config(module.config)
+    with _quiet_diffusers(): return copy.to("meta", dtype).eval()     # parameters a constructor made on the CPU too
+
+def _counted(fn) -> tuple[int, dict[str, int]]:
+    "Operations of `fn()` on the meta device: the total and the total under each module path."
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc, torch.no_grad(), torch.device("meta"): fn()
+    return fc.get_total_flops(), {k: sum(v.values()) for k, v in fc.get_flop_counts().items() if k != "Global"}
+
+def count_flops(unet: nn.Module, vae: nn.Module, width: int, height: int, frames: int, *, cfg_batched: bool = True,
+                decode_chunk: int = 16, decode_frames: int | None = None, one_key: bool = False,
+                dtype: torch.dtype = torch.float16) -> dict:
+    """Operations of one UNet call over a tile of `frames` frames at `width`×`height` (both guidance passes when
+    `cfg_batched`), by family, and of decoding `decode_frames` (default `frames`) frames `decode_chunk` at a time;
+    nothing is computed."""
+    u, v = _meta_copy(unet, dtype), _meta_copy(vae, dtype)
+    if one_key: one_key_attention(u)
+    f = 2 ** (len(v.config.block_out_channels) - 1)
+    if width % f or height % f: raise ConfigError(f"frame size {width}×{height}: not a multiple of the VAE's {f}")
+    decode_frames = frames if decode_frames is None else decode_frames
+    if min(frames, decode_chunk, decode_frames) < 1:
+        raise ConfigError(f"frames ({frames}), decode_frames ({decode_frames}) and decode_chunk ({decode_chunk}) ≥ 1")
+    h, w, B = height // f, width // f, 2 if cfg_batched else 1
+    n_ids = u.add_embedding.linear_1.in_features // u.config.addition_time_embed_dim
+    x = torch.zeros(B, frames, u.config.in_channels, h, w, dtype=dtype, device="meta")
+    emb = torch.zeros(B, 1, u.config.cross_attention_dim, dtype=dtype, device="meta")
+    ids = torch.zeros(B, n_ids, dtype=dtype, device="meta")
+    total, per_module = _counted(lambda: u(x, torch.tensor(1.0), encoder_hidden_states=emb, added_time_ids=ids,
+                                           return_dict=False))
+    families = dict.fromkeys([name for name, _ in FLOP_FAMILIES], 0)
+    for path, n in per_module.items():
+        family = next((name for name, pat in FLOP_FAMILIES if re.search(pat, path)), None)
+        if family: families[family] += n
+    families["other"] = total - sum(families.values())
+    chunks = [min(decode_chunk, decode_frames - i) for i in range(0, decode_frames, decode_chunk)]
+    per_chunk = {c: _counted(lambda: v.decode(torch.zeros(c, v.config.latent_channels, h, w, dtype=dtype),
+                                              num_frames=c))[0] for c in set(chunks)}
+    return dict(width=width, height=height, frames=frames, cfg_batched=cfg_batched, one_key=one_key,
+                unet_call=total, unet_families=families, decode_chunks=chunks,
+                decode=sum(per_chunk[c] for c in chunks))
+
+@patch
+def flops(self: MimicMotionPipeline, width: int, height: int, frames: int, cfg_batched: bool = True,
+          decode_chunk: int = 16, decode_frames: int | None = None) -> dict:
+    "`count_flops` of this pipeline's UNet and decoder under its speed plan (the one-key cross-attention or not)."
+    return count_flops(self.unet, self.vae, width, height, frames, cfg_batched=cfg_batched, decode_chunk=decode_chunk,
+                       decode_frames=decode_frames, one_key=self.speed.one_key_attention, dtype=self.dtype)

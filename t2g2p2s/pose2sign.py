@@ -625,7 +625,7 @@ def pose2sign_cmd(*, pose: str,                  # .pose file (OpenPose BODY_25 
                   device: str = "auto",          # auto | cpu | cuda | cuda:N
                   dtype: str = "auto",           # auto (fp16 on cuda, fp32 on cpu) | fp16 | bf16 | fp32
                   decode_chunk: int = 0,         # VAE frames decoded at once (0 = from free GPU memory)
-                  speed: str = "plain",          # plain | fast (compiled UNet, tile batches) | auto (fast on cuda)
+                  speed: str = "plain",          # plain | fast (compiled UNet and VAE, tile batches) | auto (fast on cuda)
                   guidance_steps: float = 1.0,   # fraction of the steps with guidance (less: faster, changes output)
                   solver: str = "euler",         # euler (as released) | dpm++2m (for fewer steps; changes output)
                   save_condition: str | None = None,  # also write the drawn pose conditioning as a video here

@@ -16,7 +16,8 @@ from t2g2p2s.mimicmotion import (MemoryPlan, MemoryTable, CheckpointError, Model
                                  build_tiny_base_model, card_plans, component_gib, expected_shapes, load_checkpoint_state,
                                  load_memory_table, map_checkpoint_keys, plan_frames, plan_memory, sentence_frames,
                                  tile_indices, tile_weights, write_tiny_checkpoint)
-from t2g2p2s.mimicmotion_pipeline import FAST, MimicMotionPipeline, PhaseTimer, SpeedPlan, TensorBytesMeter, load_pipeline
+from t2g2p2s.mimicmotion_pipeline import (FAST, MimicMotionPipeline, OneKeyAttnProcessor, PhaseTimer, SpeedPlan,
+                                          TensorBytesMeter, TimeConv, count_flops, load_pipeline, sdpa_preference)
 from t2g2p2s.pose2sign import (DWPose, fit_to_reference, load_dwpose, onnxruntime_available, pose2sign, pose2sign_batch,
                                pose_for_pose2sign, prepare_reference_image, prepare_sentence, read_inputs,
                                read_reference_keypoints, resolve_speed, run_batch, simcc_decode, target_size,
@@ -689,16 +690,17 @@ def _fast_cpu(**kw):
 
 
 def test_fast_path_gives_the_same_frames_and_latents(tiny):
-    """Two tiles per UNet call, NHWC weights, the traced UNet and skipped held chunks: the same frames (up
-    to one level of rounding) and final latents as the plain path, on the same weights and seed."""
+    """FAST: two tiles per UNet call, NHWC weights, the traced UNet and decoder, the one-key cross-attention, the
+    time-only convolutions in 2-D and skipped held chunks: the same frames (up to one level of rounding) and final
+    latents as the plain path, on the same weights and seed."""
     ref, poses = _cond(tiny, 20)
     kw = dict(tile_size=8, tile_overlap=3, num_inference_steps=2, seed=4, show_progress=False, decode_frames=13,
               return_latents=True)
     plain, plain_lat = tiny.generate(ref, poses, memory=MemoryPlan(decode_chunk_size=4), **kw)
-    tiny.optimise(_fast_cpu())                                            # the UNet traced (the VAE: notebook 09)
+    tiny.optimise(_fast_cpu())                                            # the UNet and the decoder traced
     try:
         fast, fast_lat = tiny.generate(ref, poses, memory=MemoryPlan(decode_chunk_size=4, tile_batch=2), **kw)
-        assert tiny.speed.compile == ("unet",)                             # no fallback happened
+        assert tiny.speed.compile == ("unet", "vae")                       # no fallback happened
     finally:
         tiny.optimise(SpeedPlan())
         torch._dynamo.reset()
@@ -706,6 +708,79 @@ def test_fast_path_gives_the_same_frames_and_latents(tiny):
     assert np.abs(plain.astype(int) - fast.astype(int)).max() <= 1 and (plain_lat - fast_lat).abs().max() < 1e-3
     assert tiny._unet_fn is tiny.unet and tiny._decode_fn is None and all(
         p.is_contiguous() for p in tiny.unet.parameters())
+
+
+def test_exact_rewrites_give_the_same_frames_and_are_undone(tiny):
+    """The one-key cross-attention (no query projection of a cross-attention ever runs), the time-only convolutions
+    in 2-D (every such Conv3d of the UNet and the decoder) and a preferred attention kernel: the same frames (to one
+    level) and final latents (to rounding) as the plain path; `optimise(SpeedPlan())` puts everything back."""
+    from diffusers.models.attention_processor import Attention
+    ref, poses = _cond(tiny, 10)
+    kw = dict(tile_size=6, tile_overlap=2, num_inference_steps=2, seed=3, show_progress=False, return_latents=True,
+              memory=MemoryPlan(decode_chunk_size=4))
+    plain, plain_lat = tiny.generate(ref, poses, **kw)
+    cross = [m for m in tiny.unet.modules() if isinstance(m, Attention) and m.is_cross_attention]
+    calls = []
+    hooks = [m.to_q.register_forward_hook(lambda *a: calls.append(1)) for m in cross]
+    n_conv3d = sum(type(m) is torch.nn.Conv3d for c in (tiny.unet, tiny.vae) for m in c.modules())
+    try:
+        for plan in (SpeedPlan(one_key_attention=True), SpeedPlan(time_conv_2d=True), SpeedPlan(attention="math")):
+            tiny.optimise(plan)
+            calls.clear()
+            got, got_lat = tiny.generate(ref, poses, **kw)
+            assert np.abs(got.astype(int) - plain.astype(int)).max() <= 1, plan
+            assert (got_lat - plain_lat).abs().max() < 1e-4, plan
+            assert (len(calls) == 0) == plan.one_key_attention, plan
+            swapped = sum(type(m) is TimeConv for c in (tiny.unet, tiny.vae) for m in c.modules())
+            assert swapped == (n_conv3d if plan.time_conv_2d else 0) and n_conv3d >= 4
+    finally:
+        for h in hooks: h.remove()
+        tiny.optimise(SpeedPlan())
+    assert len(cross) >= 2 and not any(isinstance(m.processor, OneKeyAttnProcessor) for m in cross)
+    assert not any(type(m) is TimeConv for c in (tiny.unet, tiny.vae) for m in c.modules())
+    with pytest.raises(ConfigError, match="attention"): SpeedPlan(attention="turbo")
+    with pytest.raises(ConfigError, match="one of"): sdpa_preference("turbo")
+
+
+def test_one_key_processor_hands_other_calls_back():
+    from diffusers.models.attention_processor import Attention
+    attn = Attention(query_dim=16, cross_attention_dim=16, heads=2, dim_head=8).eval()
+    g = torch.Generator().manual_seed(0)
+    x, c1, c2 = torch.randn(3, 9, 16, generator=g), torch.randn(3, 1, 16, generator=g), torch.randn(3, 2, 16, generator=g)
+    with torch.no_grad():
+        want1, want2, want_self = attn(x, c1), attn(x, c2), attn(x)
+        attn.set_processor(OneKeyAttnProcessor(attn.processor))
+        got1, got2, got_self = attn(x, c1), attn(x, c2), attn(x)
+    assert (got1 - want1).abs().max() < 1e-6 and torch.equal(got2, want2) and torch.equal(got_self, want_self)
+    assert got1.shape == want1.shape and torch.equal(got1[:, 0], got1[:, 8])      # every query gets the same value
+
+
+def test_count_flops_matches_a_real_run_and_the_rewrites(tiny):
+    """Counting on meta copies gives what the tiny UNet computes on the CPU (reference attention); the one-key
+    cross-attention removes the cross-attention families' operations only; decoding counts its chunks."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+    c = count_flops(tiny.unet, tiny.vae, 32, 48, 7, decode_chunk=3, dtype=tiny.dtype)
+    x = torch.randn(2, 7, tiny.unet.config.in_channels, 6, 4)
+    with FlopCounterMode(display=False) as fc, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        tiny.unet(x, 1.0, encoder_hidden_states=torch.randn(2, 1, tiny.unet.config.cross_attention_dim),
+                  added_time_ids=torch.zeros(2, 3), return_dict=False)
+    assert c["unet_call"] == fc.get_total_flops() > 0 and sum(c["unet_families"].values()) == c["unet_call"]
+    assert all(v > 0 for k, v in c["unet_families"].items() if k != "other")
+    one = count_flops(tiny.unet, tiny.vae, 32, 48, 7, decode_chunk=3, one_key=True)
+    for k, v in c["unet_families"].items():
+        assert (one["unet_families"][k] < v) if "cross" in k else (one["unet_families"][k] == v), k
+    z = torch.randn(3, tiny.vae.config.latent_channels, 6, 4)
+    with FlopCounterMode(display=False) as fd, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        tiny.vae.decode(z, num_frames=3)
+    z1 = torch.randn(1, tiny.vae.config.latent_channels, 6, 4)
+    with FlopCounterMode(display=False) as f1, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        tiny.vae.decode(z1, num_frames=1)
+    assert c["decode_chunks"] == [3, 3, 1] and c["decode"] == 2 * fd.get_total_flops() + f1.get_total_flops()
+    tiny.optimise(SpeedPlan(one_key_attention=True))
+    try: assert tiny.flops(32, 48, 7, decode_chunk=3) == dict(one, one_key=True)
+    finally: tiny.optimise(SpeedPlan())
+    with pytest.raises(ConfigError, match="multiple"): count_flops(tiny.unet, tiny.vae, 30, 48, 7)
 
 
 def test_skipping_held_chunks_keeps_the_frames(tiny):
@@ -722,13 +797,33 @@ def test_skipping_held_chunks_keeps_the_frames(tiny):
 
 def test_a_failing_compiled_forward_falls_back_to_the_plain_one(tiny):
     ref, poses = _cond(tiny, 6)
-    kw = dict(tile_size=6, tile_overlap=2, num_inference_steps=1, seed=1, show_progress=False)
+    kw = dict(tile_size=6, tile_overlap=2, num_inference_steps=1, seed=1, show_progress=False,
+              memory=MemoryPlan(decode_chunk_size=3))                  # full chunks: the compiled decoder is tried
     want = tiny.generate(ref, poses, **kw)
     def broken(*a, **k): raise RuntimeError("no compiler here")
     tiny.speed, tiny._unet_fn, tiny._decode_fn = SpeedPlan(compile=("unet", "vae")), broken, broken
-    try: got = tiny.generate(ref, poses, **kw)
+    try:
+        got = tiny.generate(ref, poses, **kw)
+        assert tiny.speed.compile == ()                                   # both fell back, with a warning
     finally: tiny.optimise(SpeedPlan())
     assert np.array_equal(got, want)
+
+
+def test_compiled_decoder_sees_full_chunks_only(tiny):
+    """A sentence's shorter last chunk goes through the plain decoder, so the compiled one sees one shape whatever
+    the sentence's length (no recompilation per length); the frames are the same either way."""
+    ref, poses = _cond(tiny, 7)
+    kw = dict(tile_size=7, tile_overlap=2, num_inference_steps=1, seed=5, show_progress=False,
+              memory=MemoryPlan(decode_chunk_size=3))
+    want = tiny.generate(ref, poses, **kw)
+    tiny.optimise(SpeedPlan(compile=("vae",), compile_backend="eager"))
+    seen, compiled = [], tiny._decode_fn
+    tiny._decode_fn = lambda vae, z, n: seen.append(len(z)) or compiled(vae, z, n)
+    try: got = tiny.generate(ref, poses, **kw)
+    finally:
+        tiny.optimise(SpeedPlan())
+        torch._dynamo.reset()
+    assert seen == [3, 3] and np.abs(got.astype(int) - want.astype(int)).max() <= 1      # chunks 3, 3 and 1
 
 
 def test_output_changing_settings(tiny):
@@ -825,11 +920,12 @@ def dataclasses_asdict(x):
 
 
 def test_bench_tiny_memory_part_runs(tmp_path):
-    """`bench/pose2sign.py --size tiny` is CI-sized; its memory part (the table's producer) runs in seconds."""
+    """`bench/pose2sign.py --size tiny` is CI-sized; its memory part (the table's producer) and its operation count
+    run in seconds."""
     import subprocess
     import sys
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pose2sign.py"), "--size", "tiny", "--only", "memory",
-                          "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=300,
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "pose2sign.py"), "--size", "tiny", "--only",
+                          "memory,flops", "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=300,
                          env={**__import__("os").environ, "T2G2P2S_PROGRESS": "0"})
     assert out.returncode == 0, out.stderr[-2000:]
     res = json.loads((tmp_path / "results-tiny.json").read_text())
@@ -837,3 +933,7 @@ def test_bench_tiny_memory_part_runs(tmp_path):
     assert {r["phase"] for r in rows} == {"unet", "decode"} and all(r["peak_gib"] > 0 for r in rows)
     t = MemoryTable(rows, {"tiny": component_gib("tiny")})
     assert plan_memory(2 * 2 ** 30, 32, 48, tile_size=16, model="tiny", table=t).basis.startswith("unet measured")
+    fl = res["flops"]                                    # counted on meta copies: the short sentence's one tile
+    today, fast = fl["counts"]["today"], fl["counts"]["fast"]
+    assert sum(today["unet_families"].values()) == today["unet_call"] > fast["unet_call"] > 0
+    assert fl["frames"] == 12 and today["decode_chunks"] == [4, 4, 4] and "rates" not in fl     # no speed part
