@@ -12,8 +12,9 @@ Random weights compute exactly as much as trained ones: the times and the memory
 Parts (`--only`, comma-separated; all by default):
 
   speed    warm-up, then the sentence at 1, 5 and 25 steps on today's path (`SpeedPlan()`, guidance batched,
-           decoder chunk 16) and on the fast path (`FAST`: compiled UNet, NHWC, cuDNN autotuning, tiles batched,
-           held-only decoder chunks skipped), each broken down into pose fitting and rendering, CLIP, VAE encoder,
+           decoder chunk 16) and on the fast path (`FAST`: compiled UNet and decoder, NHWC/NDHWC weights, cuDNN
+           autotuning, tiles batched, held-only decoder chunks skipped, the one-key cross-attention, time-only
+           convolutions in 2-D), each broken down into pose fitting and rendering, CLIP, VAE encoder,
            PoseNet, UNet steps, VAE decoding and frame transfer, with the peak GPU memory of each phase; the largest
            difference of the frames and of the final latents between the paths; the ratio of the time per video
            second at 25 steps (goal ≥ 2×);
@@ -21,9 +22,9 @@ Parts (`--only`, comma-separated; all by default):
            long (3 tiles) sentence, on both paths;
   batch    throughput of a batch of sentences through `pose2sign_batch` (one loaded model), fast path, with and
            without CPU work (reading, fitting, drawing, video encoding) overlapping the GPU's;
-  options  first the output-keeping rewrites one at a time on today's path (the one-key cross-attention, the
-           time-only convolutions in 2-D, cuDNN's attention kernel first; at 5 steps, against today's path at 5
-           steps) and variants of the fast path (cuDNN's attention first, the decoder not compiled, CUDA graphs),
+  options  first the output-keeping rewrites one at a time on today's path (NHWC/NDHWC weights, the one-key
+           cross-attention, the time-only convolutions in 2-D, cuDNN's attention kernel first; at 5 steps, against
+           today's path at 5 steps) and variants of the fast path (cuDNN's attention first, the decoder not compiled, CUDA graphs),
            then the settings that change the output, with their time and their difference from the released 25
            Euler steps: DPM-Solver++(2M) at 10 and 15 steps, guidance on half of the steps, Euler at 10 steps,
            decoder chunk 32 (in this order: `--deadline` skips what is left);
@@ -330,6 +331,7 @@ def part_options(pipe, fast: mp.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict
 
     R = dataclasses.replace
     variants = [  # (name, changes the output?, speed plan, steps, generate options, memory changes), most telling first
+        ("today + NHWC/NDHWC weights", False, mp.SpeedPlan(channels_last=True), s_short, {}, {}),
         ("today + one-key cross-attention", False, mp.SpeedPlan(one_key_attention=True), s_short, {}, {}),
         ("today + time-only convolutions in 2-D", False, mp.SpeedPlan(time_conv_2d=True), s_short, {}, {}),
         ("today + cuDNN attention first", False, mp.SpeedPlan(attention="cudnn"), s_short, {}, {}),

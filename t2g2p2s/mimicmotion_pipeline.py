@@ -113,7 +113,7 @@ class SpeedPlan:
     compile: tuple[str, ...] = ()          # components to torch.compile: "unet", "vae" (the decoder)
     compile_mode: str = "default"          # inductor mode; "reduce-overhead" adds CUDA graphs
     compile_backend: str = "inductor"      # "aot_eager" / "eager": trace only (CPU checks)
-    channels_last: bool = False            # 4-D convolution weights in NHWC
+    channels_last: bool = False            # convolution weights in NHWC (4-D) and NDHWC (5-D)
     cudnn_benchmark: bool = False          # cuDNN picks the fastest convolution algorithm per shape
     tile_batch: int = 1                    # at most this many tiles per UNet call
     skip_held_decode: bool = False         # decode only the chunks holding frames the caller keeps
@@ -266,10 +266,10 @@ def optimise(self: MimicMotionPipeline, speed: SpeedPlan | None = None) -> Mimic
     if self.speed.compile or speed.compile: torch._dynamo.reset()    # no graph traced under an earlier plan runs again
     one_key_attention(self.unet, speed.one_key_attention)
     for m in (self.unet, self.vae): time_convolutions_2d(m, speed.time_conv_2d)
-    fmt = torch.channels_last if speed.channels_last else torch.contiguous_format
+    fmt = {4: torch.channels_last, 5: torch.channels_last_3d} if speed.channels_last else {}
     for m in (self.unet, self.vae, self.pose_net):
         for p in m.parameters():
-            if p.dim() == 4: p.data = p.data.contiguous(memory_format=fmt)
+            if p.dim() in (4, 5): p.data = p.data.contiguous(memory_format=fmt.get(p.dim(), torch.contiguous_format))
     if self.device.type == "cuda": torch.backends.cudnn.benchmark = speed.cudnn_benchmark
     kw = dict(backend=speed.compile_backend, dynamic=False)
     if speed.compile_backend == "inductor": kw["mode"] = speed.compile_mode

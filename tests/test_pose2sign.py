@@ -712,8 +712,9 @@ def test_fast_path_gives_the_same_frames_and_latents(tiny):
 
 def test_exact_rewrites_give_the_same_frames_and_are_undone(tiny):
     """The one-key cross-attention (no query projection of a cross-attention ever runs), the time-only convolutions
-    in 2-D (every such Conv3d of the UNet and the decoder) and a preferred attention kernel: the same frames (to one
-    level) and final latents (to rounding) as the plain path; `optimise(SpeedPlan())` puts everything back."""
+    in 2-D (every such Conv3d of the UNet and the decoder), a preferred attention kernel and NDHWC 3-D weights: the
+    same frames (to one level) and final latents (to rounding) as the plain path; `optimise(SpeedPlan())` puts
+    everything back."""
     from diffusers.models.attention_processor import Attention
     ref, poses = _cond(tiny, 10)
     kw = dict(tile_size=6, tile_overlap=2, num_inference_steps=2, seed=3, show_progress=False, return_latents=True,
@@ -724,7 +725,8 @@ def test_exact_rewrites_give_the_same_frames_and_are_undone(tiny):
     hooks = [m.to_q.register_forward_hook(lambda *a: calls.append(1)) for m in cross]
     n_conv3d = sum(type(m) is torch.nn.Conv3d for c in (tiny.unet, tiny.vae) for m in c.modules())
     try:
-        for plan in (SpeedPlan(one_key_attention=True), SpeedPlan(time_conv_2d=True), SpeedPlan(attention="math")):
+        for plan in (SpeedPlan(one_key_attention=True), SpeedPlan(time_conv_2d=True), SpeedPlan(attention="math"),
+                     SpeedPlan(channels_last=True, time_conv_2d=True)):
             tiny.optimise(plan)
             calls.clear()
             got, got_lat = tiny.generate(ref, poses, **kw)
@@ -733,6 +735,8 @@ def test_exact_rewrites_give_the_same_frames_and_are_undone(tiny):
             assert (len(calls) == 0) == plan.one_key_attention, plan
             swapped = sum(type(m) is TimeConv for c in (tiny.unet, tiny.vae) for m in c.modules())
             assert swapped == (n_conv3d if plan.time_conv_2d else 0) and n_conv3d >= 4
+            w5 = [p for c in (tiny.unet, tiny.vae) for p in c.parameters() if p.dim() == 5]
+            assert w5 and all(p.is_contiguous(memory_format=torch.channels_last_3d) == plan.channels_last for p in w5)
     finally:
         for h in hooks: h.remove()
         tiny.optimise(SpeedPlan())
