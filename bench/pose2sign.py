@@ -24,11 +24,12 @@ Parts (`--only`, comma-separated; all by default):
            without CPU work (reading, fitting, drawing, video encoding) overlapping the GPU's;
   options  first the output-keeping rewrites one at a time on today's path (NHWC/NDHWC weights, the one-key
            cross-attention, the time-only convolutions in 2-D, cuDNN's attention kernel first; at 5 steps, against
-           today's path at 5 steps) and variants of the fast path (cuDNN's attention first, the decoder not compiled, CUDA graphs),
-           then the settings that change the output, with their time and their difference from the released 25
-           Euler steps: DPM-Solver++(2M) at 10 and 15 steps, guidance on half of the steps, Euler at 10 steps,
-           decoder chunk 32 (in this order: `--deadline` skips what is left, and a compiled variant whose
-           compilation, about 5 minutes at the real size, would end past it; every row is saved as it is measured);
+           today's path at 5 steps) and variants of the fast path (cuDNN's attention first, the decoder not
+           compiled, CUDA graphs), then the settings that change the output, with their time and their difference
+           from the released 25 Euler steps: DPM-Solver++(2M) at 10 and 15 steps, guidance on half of the steps,
+           Euler at 10 steps, decoder chunk 32 (in this order: `--deadline` skips what is left, and a compiled
+           variant whose compilation, about 5 minutes at the real size, would end past it; every row is saved as it
+           is measured);
   flops    the operations of a UNet step (by family: attention, feed-forwards, convolutions, ...) and of decoding
            the sentence, counted on meta copies of the components (nothing computed: `--size real` runs on the
            CPU too), and the rate each path achieved: from this run's `speed` part, or from an earlier results
@@ -45,7 +46,8 @@ minutes compiling C++), and memory is counted by `TensorBytesMeter` (tensor stor
     .venv/bin/python bench/pose2sign.py --size tiny [--write-table]                  # CPU, CI
     .venv/bin/python bench/pose2sign.py --size real --only speed,rtf                  # GPU (see the README)
     .venv/bin/python bench/pose2sign.py --size real --only memory,batch,options --write-table
-    .venv/bin/python bench/pose2sign.py --size real --only flops --device cpu --times bench/results/pose2sign-real-h200.json
+    .venv/bin/python bench/pose2sign.py --size real --only flops --device cpu \
+        --times bench/results/pose2sign-real-h200.json                            # no GPU: operations and rates
 
 Parts run in the order given to `--only`. Results are printed and written to `<workdir>/results-<size>.json`
 (default workdir bench/out/pose2sign) after every part; on a GPU a part that fails is reported there and the next
@@ -353,7 +355,8 @@ def part_options(pipe, fast: mp.SpeedPlan, pose: Pose, ref, cfg: dict, res: dict
     base = today(s)
     rows = [dict(setting=f"released: euler, {s} steps (today's path)", changes_output=False, steps=s,
                  compute_s=round(base["total"], 3), rtf=round(base["total"] / base["video_seconds"], 3),
-                 unet_s=round(base["phases"]["unet"]["seconds"], 3), decode_s=round(base["phases"]["decode"]["seconds"], 3),
+                 unet_s=round(base["phases"]["unet"]["seconds"], 3),
+                 decode_s=round(base["phases"]["decode"]["seconds"], 3),
                  speedup=1.0, frames_max_diff=0, latents_max_diff=0.0)]
     for name, changes, speed, steps, opts, mem in variants:
         # a compiled variant needs its compilation's time too (about 5 minutes for the real UNet on an H200)

@@ -750,7 +750,7 @@ def test_one_key_processor_hands_other_calls_back():
     from diffusers.models.attention_processor import Attention
     attn = Attention(query_dim=16, cross_attention_dim=16, heads=2, dim_head=8).eval()
     g = torch.Generator().manual_seed(0)
-    x, c1, c2 = torch.randn(3, 9, 16, generator=g), torch.randn(3, 1, 16, generator=g), torch.randn(3, 2, 16, generator=g)
+    x, c1, c2 = (torch.randn(3, n, 16, generator=g) for n in (9, 1, 2))
     with torch.no_grad():
         want1, want2, want_self = attn(x, c1), attn(x, c2), attn(x)
         attn.set_processor(OneKeyAttnProcessor(attn.processor))
