@@ -393,7 +393,7 @@ def part_flops(size: str, cfg: dict, sample: Pose, res: dict, times: Path | None
     """Operations of one UNet call and of decoding the short sentence, by family, for today's path and the fast
     path (counted on meta copies); with times (this run's speed part or an earlier results file), the rates."""
     with torch.device("meta"): unet, vae, _ = mm._components(size)
-    multiple = 2 ** (len(vae.config.block_out_channels) - 1) * 2 ** (len(unet.config.down_block_types) - 1)
+    multiple = mp._size_multiple(unet, vae)
     plan = mm.plan_frames(mm.sentence_frames(sample, cfg["fps"]), cfg["tile"], cfg["overlap"])   # as prepare_sentence
     W, H = p2s.target_size(360, 640, cfg["resolution"], multiple=multiple)
     if len(plan.tiles) != 1: raise ValueError(f"the short sentence has {len(plan.tiles)} tiles, not one")

@@ -579,8 +579,8 @@ def _concat_parquet(parts: Sequence[Path], dest: Path) -> None:
 # %% ../nbs/05a_lexicon_build.ipynb #d234eade
 def build_lexicon(tokens: pd.DataFrame | str | os.PathLike, openpose_paths: Mapping[str, str | os.PathLike],
                   out: str | os.PathLike, top_k: int = 3, executor: str = "process", scheduler: Any = None,
-                  n_jobs: int = 2,
-                  min_frames: int = 2, times: str = "raw", sentences: pd.DataFrame | str | os.PathLike | None = None,
+                  n_jobs: int = 2, min_frames: int = 2, times: str = "raw",
+                  sentences: pd.DataFrame | str | os.PathLike | None = None,
                   score: str = "quality", skip_categories: Sequence[str] = SKIP_CATEGORIES,
                   rules: Mapping | None = None, provenance: Mapping | None = None,
                   recycle_workers: int | None = 8) -> BuildReport:

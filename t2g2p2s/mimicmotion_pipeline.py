@@ -203,6 +203,14 @@ def time_convolutions_2d(model: nn.Module, on: bool = True) -> int:
     return n
 
 # %% ../nbs/09a_mimicmotion_pipeline.ipynb #e74565dc
+def _vae_scale(vae) -> int:
+    "Pixels per latent cell of a VAE (8 for SVD's)."
+    return 2 ** (len(vae.config.block_out_channels) - 1)
+
+def _size_multiple(unet, vae) -> int:
+    "Width and height must be multiples of this: the latent grid halves once per UNet down block but the last."
+    return _vae_scale(vae) * 2 ** (len(unet.config.down_block_types) - 1)
+
 class MimicMotionPipeline:
     """MimicMotion inference on diffusers components; `generate(reference, poses)` → frames. See the notebook for
     the method."""
@@ -228,12 +236,12 @@ class MimicMotionPipeline:
     @property
     def vae_scale_factor(self) -> int:
         "Pixels per latent cell (8 for SVD)."
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return _vae_scale(self.vae)
 
     @property
     def size_multiple(self) -> int:
         "Width and height must be multiples of this: the latent grid halves once per UNet down block but the last."
-        return self.vae_scale_factor * 2 ** (len(self.unet.config.down_block_types) - 1)
+        return _size_multiple(self.unet, self.vae)
 
     @property
     def model_size(self) -> str:
@@ -562,7 +570,7 @@ def count_flops(unet: nn.Module, vae: nn.Module, width: int, height: int, frames
     nothing is computed."""
     u, v = _meta_copy(unet, dtype), _meta_copy(vae, dtype)
     if one_key: one_key_attention(u)
-    f = 2 ** (len(v.config.block_out_channels) - 1)
+    f = _vae_scale(v)
     if width % f or height % f: raise ConfigError(f"frame size {width}×{height}: not a multiple of the VAE's {f}")
     decode_frames = frames if decode_frames is None else decode_frames
     if min(frames, decode_chunk, decode_frames) < 1:
